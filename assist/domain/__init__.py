@@ -1,0 +1,184 @@
+"""Stdlib-only dataclasses that cross module boundaries.
+
+Every timestamp is taken per object through ``field(default_factory=...)``.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from enum import StrEnum
+from typing import Any
+
+EKMAN_EMOTIONS: tuple[str, ...] = (
+    "anger",
+    "disgust",
+    "fear",
+    "joy",
+    "neutral",
+    "sadness",
+    "surprise",
+)
+SENTIMENTS: tuple[str, ...] = ("negative", "neutral", "positive")
+
+
+def _now() -> float:
+    return time.time()
+
+
+def _new_id() -> str:
+    return uuid.uuid4().hex
+
+
+class Role(StrEnum):
+    CUSTOMER = "customer"
+    AGENT = "agent"
+
+
+class EscalationLevel(StrEnum):
+    LOW = "low"
+    MEDIUM = "medium"
+    HIGH = "high"
+
+
+class FeedbackAction(StrEnum):
+    INSERTED = "inserted"
+    COPIED = "copied"
+    DISMISSED = "dismissed"
+
+
+@dataclass(frozen=True)
+class Session:
+    id: str = field(default_factory=_new_id)
+    started_at: float = field(default_factory=_now)
+    agent: str = ""
+    redaction_enabled: bool = True
+    source: str = "chat"
+
+
+@dataclass(frozen=True)
+class ChatMessage:
+    """One chat line typed or pasted by the agent, from either side of the conversation."""
+
+    session_id: str
+    role: Role
+    text: str
+    id: str = field(default_factory=_new_id)
+    created_at: float = field(default_factory=_now)
+
+
+@dataclass(frozen=True)
+class EmotionEstimate:
+    """A probability distribution over the 7 Ekman classes."""
+
+    probabilities: dict[str, float]
+
+    @property
+    def label(self) -> str:
+        return max(self.probabilities, key=self.probabilities.__getitem__)
+
+    @property
+    def confidence(self) -> float:
+        return self.probabilities[self.label]
+
+
+@dataclass(frozen=True)
+class LabelEstimate:
+    """A single-label estimate (sentiment, intent) with its distribution."""
+
+    label: str
+    confidence: float
+    probabilities: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Escalation:
+    level: EscalationLevel
+    score: float
+    reasons: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Suggestion:
+    id: str
+    text: str
+    source_title: str
+    score: float
+    kb_entry_id: str = ""
+
+
+@dataclass(frozen=True)
+class Insight:
+    """What the engines concluded about one customer message."""
+
+    session_id: str
+    message_id: str
+    emotion: EmotionEstimate
+    sentiment: LabelEstimate
+    intent: LabelEstimate
+    escalation: Escalation
+    suggestions: tuple[Suggestion, ...]
+    model_versions: dict[str, str]
+    timings_ms: dict[str, float]
+    notes: tuple[str, ...] = ()
+    device: str = "cpu"
+    id: str = field(default_factory=_new_id)
+    created_at: float = field(default_factory=_now)
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["emotion"]["label"] = self.emotion.label
+        data["emotion"]["confidence"] = self.emotion.confidence
+        data["escalation"]["level"] = self.escalation.level.value
+        return data
+
+
+@dataclass(frozen=True)
+class Feedback:
+    session_id: str
+    suggestion_id: str
+    action: FeedbackAction
+    id: str = field(default_factory=_new_id)
+    created_at: float = field(default_factory=_now)
+
+
+__all__ = [
+    "EKMAN_EMOTIONS",
+    "SENTIMENTS",
+    "ChatMessage",
+    "EmotionEstimate",
+    "Escalation",
+    "EscalationLevel",
+    "Feedback",
+    "FeedbackAction",
+    "Insight",
+    "ProgressState",
+    "LabelEstimate",
+    "Role",
+    "Session",
+    "Suggestion",
+]
+
+
+class ProgressState:
+    """Progress / cancel handle for one-off jobs (training, indexing, loading).
+
+    A job calls ``set_progress(fraction, message)`` and polls ``is_cancelled()``; the owner
+    (CLI progress bar, GUI signal adapter) passes ``on_progress`` and may call ``cancel()``.
+    """
+
+    def __init__(self, on_progress: "Callable[[float, str], None] | None" = None) -> None:
+        self._on_progress = on_progress
+        self._cancelled = False
+
+    def set_progress(self, fraction: float, message: str = "") -> None:
+        if self._on_progress is not None:
+            self._on_progress(max(0.0, min(1.0, fraction)), message)
+
+    def cancel(self) -> None:
+        self._cancelled = True
+
+    def is_cancelled(self) -> bool:
+        return self._cancelled
