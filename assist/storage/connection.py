@@ -1,0 +1,120 @@
+"""Opening journal connections: locate, check without modifying, configure, migrate."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import platformdirs
+from sqlite_utils import Database
+
+from assist.storage.errors import DatabaseCorrupt, DatabaseUnavailable, StorageError, classify
+from assist.storage.schema import MIGRATION_SET, apply_migrations, migrations
+
+SQLITE_HEADER = b"SQLite format 3\x00"
+QUICK_CHECK_MAX_BYTES = 256 * 1024 * 1024  # above this, only the header and schema are checked at start
+DEFAULT_BUSY_TIMEOUT_MS = 5000
+
+
+def default_journal_path() -> Path:
+    """``<user data dir>/journal.sqlite3`` as platformdirs defines it for this OS."""
+    return Path(platformdirs.user_data_dir("Assist", "Assist")) / "journal.sqlite3"
+
+
+def check_header(path: Path) -> None:
+    """Raise DatabaseCorrupt when a non-empty file does not start with the SQLite header."""
+    try:
+        if not path.exists() or path.stat().st_size == 0:
+            return
+        with path.open("rb") as handle:
+            header = handle.read(len(SQLITE_HEADER))
+    except OSError as exc:
+        raise DatabaseUnavailable(path, str(exc)) from exc
+    if header != SQLITE_HEADER:
+        raise DatabaseCorrupt(path, "the file does not start with the SQLite header")
+
+
+def check_is_journal(conn: sqlite3.Connection, path: Path) -> bool:
+    """False for an empty database; DatabaseCorrupt when the tables belong to another program."""
+    tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    if not tables:
+        return False
+    foreign = DatabaseCorrupt(path, "this SQLite file belongs to another program")
+    if migrations.migrations_table not in tables:
+        raise foreign
+    sets = {row[0] for row in conn.execute(f"SELECT DISTINCT migration_set FROM {migrations.migrations_table}")}
+    if MIGRATION_SET not in sets:
+        raise foreign
+    return True
+
+
+def verify(conn: sqlite3.Connection, path: Path) -> None:
+    """Read the schema and run ``PRAGMA quick_check``; both are read-only."""
+    check_is_journal(conn, path)
+    if path.exists() and path.stat().st_size <= QUICK_CHECK_MAX_BYTES:
+        problems = [row[0] for row in conn.execute("PRAGMA quick_check(5)")]
+        if problems != ["ok"]:
+            raise DatabaseCorrupt(path, "; ".join(str(problem) for problem in problems))
+
+
+def open_writer(path: Path, busy_timeout_ms: int = DEFAULT_BUSY_TIMEOUT_MS) -> tuple[sqlite3.Connection, list[str]]:
+    """Open the write connection (WAL, foreign keys, busy timeout) and apply migrations.
+
+    Returns the connection and the migration names applied now. The file is only written
+    after it has been checked, so a damaged file is left exactly as it was.
+    """
+    if path.is_dir():
+        raise DatabaseUnavailable(path, "this is a folder, not a file")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise DatabaseUnavailable(path, f"cannot create the folder: {exc}") from exc
+    check_header(path)
+    try:
+        conn = sqlite3.connect(str(path), timeout=busy_timeout_ms / 1000, isolation_level=None, check_same_thread=False)
+    except sqlite3.Error as exc:
+        raise classify(exc, path) from exc
+    try:
+        conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
+        verify(conn, path)
+        conn.execute("PRAGMA journal_mode = WAL")
+        conn.execute("PRAGMA synchronous = NORMAL")
+        conn.execute("PRAGMA foreign_keys = ON")
+        applied = apply_migrations(Database(conn, execute_plugins=False))
+    except (sqlite3.Error, OSError, StorageError) as exc:
+        conn.close()
+        raise classify(exc, path) from exc
+    return conn, applied
+
+
+def open_reader(path: Path, busy_timeout_ms: int = DEFAULT_BUSY_TIMEOUT_MS) -> sqlite3.Connection:
+    """Open a read-only connection (``mode=ro``) to an existing journal, rows as sqlite3.Row."""
+    if not path.is_file():
+        raise DatabaseUnavailable(path, "the journal file does not exist")
+    check_header(path)
+    try:
+        conn = sqlite3.connect(
+            f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=busy_timeout_ms / 1000, check_same_thread=False
+        )
+    except sqlite3.Error as exc:
+        raise classify(exc, path) from exc
+    try:
+        conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
+        if not check_is_journal(conn, path):
+            raise DatabaseUnavailable(path, "the journal is empty: nothing has been recorded yet")
+    except (sqlite3.Error, StorageError) as exc:
+        conn.close()
+        raise classify(exc, path) from exc
+    conn.row_factory = sqlite3.Row
+    return conn
+
+
+__all__ = [
+    "DEFAULT_BUSY_TIMEOUT_MS",
+    "check_header",
+    "check_is_journal",
+    "default_journal_path",
+    "open_reader",
+    "open_writer",
+    "verify",
+]

@@ -1,0 +1,79 @@
+"""Storage exceptions, worded so a support agent knows what happened and what to do."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+
+class StorageError(Exception):
+    """Base class for everything the journal reports; ``path`` is the database file, if known."""
+
+    def __init__(self, message: str, path: str | Path | None = None) -> None:
+        super().__init__(message)
+        self.path = str(path) if path is not None else None
+
+
+class DatabaseCorrupt(StorageError):
+    """The file is not a readable SQLite database; Assist has left it untouched."""
+
+    def __init__(self, path: str | Path, detail: str = "") -> None:
+        reason = f" ({detail})" if detail else ""
+        super().__init__(
+            f"The conversation journal at {path} is damaged or is not an Assist journal{reason}. "
+            "Assist has not changed or deleted it. Move the file somewhere else (or restore a backup) "
+            "and start Assist again to begin a new journal; keep the old file for your IT team.",
+            path,
+        )
+        self.detail = detail
+
+
+class DatabaseUnavailable(StorageError):
+    """The journal cannot be opened or written right now (permissions, missing folder, lock)."""
+
+    def __init__(self, path: str | Path, detail: str = "", *, locked: bool = False) -> None:
+        if locked:
+            message = (
+                f"The conversation journal at {path} is locked by another program (perhaps a second "
+                "copy of Assist, a backup or a sync tool). Assist keeps new records in memory and "
+                "keeps retrying; close the other program to let it save them."
+            )
+        else:
+            message = (
+                f"Assist cannot use its conversation journal at {path}. Check that the folder exists, "
+                "that you are allowed to write to it and that the disk is not full."
+            )
+        super().__init__(f"{message} ({detail})" if detail else message, path)
+        self.detail = detail
+        self.locked = locked
+
+
+def is_locked(exc: BaseException) -> bool:
+    """True for SQLITE_BUSY / SQLITE_LOCKED: another connection holds the lock."""
+    if not isinstance(exc, sqlite3.OperationalError):
+        return False
+    code = getattr(exc, "sqlite_errorcode", None)
+    if code is not None and code & 0xFF in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):
+        return True
+    return "locked" in str(exc).lower() or "busy" in str(exc).lower()
+
+
+_CORRUPT_WORDS = ("malformed", "not a database", "corrupt", "file is encrypted")
+_UNAVAILABLE_WORDS = ("unable to open", "readonly", "read-only", "permission", "disk i/o", "disk is full")
+
+
+def classify(exc: BaseException, path: str | Path, what: str = "save a record") -> StorageError:
+    """Turn a sqlite3 / OS error about ``path`` (while saving ``what``) into the matching StorageError."""
+    if isinstance(exc, StorageError):
+        return exc
+    text = str(exc).lower()
+    if is_locked(exc):
+        return DatabaseUnavailable(path, str(exc), locked=True)
+    if isinstance(exc, sqlite3.DatabaseError) and any(word in text for word in _CORRUPT_WORDS):
+        return DatabaseCorrupt(path, str(exc))
+    if isinstance(exc, OSError) or any(word in text for word in _UNAVAILABLE_WORDS):
+        return DatabaseUnavailable(path, str(exc))
+    return StorageError(f"The conversation journal at {path} could not {what} ({exc}).", path)
+
+
+__all__ = ["DatabaseCorrupt", "DatabaseUnavailable", "StorageError", "classify", "is_locked"]

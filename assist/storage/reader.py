@@ -1,0 +1,100 @@
+"""Read-only access to a journal, on its own connection (safe beside a running Journal)."""
+
+from __future__ import annotations
+
+import json
+import re
+import sqlite3
+import threading
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from assist.storage.connection import DEFAULT_BUSY_TIMEOUT_MS, open_reader
+from assist.storage.errors import classify
+from assist.storage.schema import JSON_COLUMNS
+
+_WORD_RE = re.compile(r"\w+")
+
+
+def fts_query(text: str) -> str:
+    """Turn free text into a safe FTS5 query: every word quoted, all words required."""
+    return " ".join('"' + word.replace('"', '""') + '"' for word in _WORD_RE.findall(text))
+
+
+class JournalReader:
+    """Query sessions, events, insights (with suggestions), feedback and text search."""
+
+    def __init__(self, path: str | Path, *, busy_timeout_ms: int = DEFAULT_BUSY_TIMEOUT_MS) -> None:
+        self.path = Path(path).expanduser()
+        self._conn = open_reader(self.path, busy_timeout_ms)
+        self._lock = threading.Lock()
+
+    def sessions(self) -> list[dict[str, Any]]:
+        """All sessions, oldest first; ``redaction_enabled`` as a bool."""
+        found = self._query("SELECT * FROM sessions ORDER BY started_at, rowid")
+        for row in found:
+            row["redaction_enabled"] = bool(row["redaction_enabled"])
+        return found
+
+    def events(self, session_id: str) -> list[dict[str, Any]]:
+        """A session's events in order; ``redactions`` decoded to a dict of counts."""
+        sql = "SELECT * FROM events WHERE session_id = ? ORDER BY created_at, rowid"
+        return self._decode("events", self._query(sql, (session_id,)))
+
+    def insights(self, session_id: str) -> list[dict[str, Any]]:
+        """A session's insights in order, JSON decoded, each with its ``suggestions`` by rank."""
+        found = self._decode("insights", self._query(
+            "SELECT * FROM insights WHERE session_id = ? ORDER BY created_at, rowid", (session_id,)
+        ))  # fmt: skip
+        by_insight: dict[str, list[dict[str, Any]]] = {row["id"]: [] for row in found}
+        for suggestion in self._query("SELECT * FROM suggestions WHERE session_id = ? ORDER BY rank", (session_id,)):
+            by_insight.setdefault(suggestion["insight_id"], []).append(suggestion)
+        for row in found:
+            row["suggestions"] = by_insight[row["id"]]
+        return found
+
+    def feedback(self, session_id: str) -> list[dict[str, Any]]:
+        """What the agent did with suggestions in a session, in order."""
+        return self._query("SELECT * FROM feedback WHERE session_id = ? ORDER BY created_at, rowid", (session_id,))
+
+    def search(self, text: str, limit: int = 100) -> list[dict[str, Any]]:
+        """Events whose (stored, possibly redacted) text contains every word of ``text``."""
+        query = fts_query(text)
+        if not query:
+            return []
+        sql = (
+            "SELECT events.* FROM events JOIN events_fts ON events_fts.rowid = events.rowid "
+            "WHERE events_fts MATCH ? ORDER BY events_fts.rank LIMIT ?"
+        )
+        return self._decode("events", self._query(sql, (query, limit)))
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
+
+    def __enter__(self) -> JournalReader:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    def _query(self, sql: str, params: tuple[Any, ...] = ()) -> list[dict[str, Any]]:
+        try:
+            with self._lock:
+                return [dict(row) for row in self._conn.execute(sql, params).fetchall()]
+        except sqlite3.Error as exc:
+            raise classify(exc, self.path, "read from it") from exc
+
+    @staticmethod
+    def _decode(table: str, found: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        for row in found:
+            for column in JSON_COLUMNS[table]:
+                if row.get(column) is not None:
+                    row[column] = json.loads(row[column])
+        return found
+
+
+__all__ = ["JournalReader", "fts_query"]
