@@ -1,0 +1,159 @@
+"""The session controller: chat events in, Insights out, everything handed to storage.
+
+Qt-free; called from one thread (the GUI's worker, or the CLI). Callbacks report results
+and errors; the journal is any object with the ``Journal`` methods (or None).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from assist.domain import (
+    ChatMessage,
+    EmotionEstimate,
+    Feedback,
+    FeedbackAction,
+    Insight,
+    LabelEstimate,
+    Role,
+    Session,
+)
+from assist.inference.errors import BadInput
+from assist.inference.escalation import escalation_risk
+from assist.pipeline.engines import Engines
+from assist.replies.suggest import make_suggestions
+
+MAX_STORED_CHARS = 1_000_000
+BINARY_RATIO = 0.3
+
+
+class JournalLike(Protocol):
+    def start_session(self, session: Session) -> None: ...
+    def record_message(self, msg: ChatMessage) -> None: ...
+    def record_insight(self, insight: Insight) -> None: ...
+    def record_feedback(self, fb: Feedback) -> None: ...
+    def end_session(self, session_id: str, ended_at: float | None = None) -> None: ...
+
+
+class SessionError(Exception):
+    """A user action that cannot be done now (no session, bad message...)."""
+
+
+@dataclass
+class Turn:
+    message: ChatMessage
+    insight: Insight | None = None
+
+
+@dataclass
+class SessionController:
+    engines: Engines
+    journal: JournalLike | None = None
+    redaction: bool = True
+    on_error: Callable[[str], None] = lambda message: None
+    session: Session | None = None
+    history: list[Turn] = field(default_factory=list)
+
+    def start_session(self, agent: str = "") -> Session:
+        if self.session is not None:
+            self.end_session()
+        self.session = Session(agent=agent, redaction_enabled=self.redaction)
+        self.history = []
+        self._journal("start_session", self.session)
+        return self.session
+
+    def end_session(self) -> None:
+        if self.session is None:
+            return
+        self._journal("end_session", self.session.id, time.time())
+        self.session = None
+
+    def submit(self, role: Role | str, text: str | bytes) -> Turn:
+        """Record one chat message; for a customer message, analyse it and return its Insight."""
+        if self.session is None:
+            raise SessionError("Start a session first.")
+        role = Role(role)
+        text, notes = normalise_message(text)
+        message = ChatMessage(session_id=self.session.id, role=role, text=text)
+        self._journal("record_message", message)
+        turn = Turn(message)
+        if role is Role.CUSTOMER:
+            turn.insight = self._analyse(message, notes)
+            self._journal("record_insight", turn.insight)
+        self.history.append(turn)
+        return turn
+
+    def feedback(self, suggestion_id: str, action: FeedbackAction | str) -> Feedback:
+        if self.session is None:
+            raise SessionError("Start a session first.")
+        fb = Feedback(session_id=self.session.id, suggestion_id=suggestion_id, action=FeedbackAction(action))
+        self._journal("record_feedback", fb)
+        return fb
+
+    def _analyse(self, message: ChatMessage, notes: list[str]) -> Insight:
+        start = time.perf_counter()
+        analysis = self.engines.text.analyze([message.text])[0]
+        model_ms = (time.perf_counter() - start) * 1000
+        emotion = EmotionEstimate(analysis.emotion)
+        sentiment = _top(analysis.sentiment)
+        intent = _top(analysis.intent)
+        previous = [t.insight.sentiment.label == "negative" for t in self.history if t.insight is not None]
+        escalation = escalation_risk(message.text, analysis.emotion, analysis.sentiment, analysis.intent, previous)
+        start = time.perf_counter()
+        hits = self.engines.retriever.search(message.text, analysis.embedding, k=3)  # type: ignore[attr-defined]
+        suggestions = make_suggestions(hits, emotion, message.id)
+        retrieval_ms = (time.perf_counter() - start) * 1000
+        if not any(ch.isalpha() for ch in message.text):
+            notes.append("No words in this message (emoji or symbols only): the estimate is uncertain.")
+        return Insight(
+            session_id=message.session_id,
+            message_id=message.id,
+            emotion=emotion,
+            sentiment=sentiment,
+            intent=intent,
+            escalation=escalation,
+            suggestions=suggestions,
+            model_versions=self.engines.versions,
+            timings_ms={"model": round(model_ms, 2), "retrieval": round(retrieval_ms, 2),
+                        "total": round(model_ms + retrieval_ms, 2)},
+            notes=tuple(notes),
+            device=self.engines.device,
+        )
+
+    def _journal(self, method: str, *args: Any) -> None:
+        if self.journal is None:
+            return
+        try:
+            getattr(self.journal, method)(*args)
+        except Exception as exc:  # the journal reports its own async errors via its callback
+            self.on_error(f"Could not record to the journal: {exc}")
+
+
+def _top(distribution: dict[str, float]) -> LabelEstimate:
+    label = max(distribution, key=distribution.__getitem__)
+    return LabelEstimate(label=label, confidence=round(distribution[label], 4), probabilities=distribution)
+
+
+def normalise_message(text: str | bytes) -> tuple[str, list[str]]:
+    """Decode, validate and trim a message; raise BadInput with words a user understands."""
+    notes: list[str] = []
+    if isinstance(text, bytes):
+        text = text.decode("utf-8", errors="replace")
+    if not isinstance(text, str):
+        raise BadInput("The message is not text.")
+    if not text.strip():
+        raise BadInput("The message is empty.")
+    sample = text[:10_000]
+    odd = sum(ch == "\ufffd" or (not ch.isprintable() and ch not in "\n\r\t") for ch in sample)
+    if odd / len(sample) > BINARY_RATIO:
+        raise BadInput("The message looks like binary data, not text; it was not analysed.")
+    text = text.encode("utf-8", errors="replace").decode("utf-8")  # drop lone surrogates
+    if len(text) > MAX_STORED_CHARS:
+        text = text[:MAX_STORED_CHARS]
+        notes.append(f"Very long message: only the first {MAX_STORED_CHARS:,} characters were kept.")
+    if len(text) > 4000:
+        notes.append("Long message: the model read the first 4,000 characters.")
+    return text, notes

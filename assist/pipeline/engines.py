@@ -1,0 +1,72 @@
+"""Loading the engines the pipeline needs (one-off job with progress), and their protocols."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+
+from assist.domain import ProgressState
+
+
+class TextAnalyzer(Protocol):
+    """What the pipeline needs from a text model (``assist.inference.text_model.TextModel``)."""
+
+    version: str
+    device: str
+
+    def analyze(self, texts: list[str]) -> Sequence: ...
+
+    def embed(self, texts: list[str]) -> np.ndarray: ...
+
+
+@dataclass
+class EngineConfig:
+    model_dir: Path | None = None
+    encoder_source: str | None = None
+    kb_path: Path | None = None
+    device: str = "auto"
+
+
+@dataclass
+class Engines:
+    text: TextAnalyzer
+    retriever: object  # assist.replies.retrieval.Retriever
+    load_seconds: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def device(self) -> str:
+        return self.text.device
+
+    @property
+    def versions(self) -> dict[str, str]:
+        return {"text": self.text.version, "kb": f"{len(self.retriever.entries)} entries"}  # type: ignore[attr-defined]
+
+
+def load_engines(config: EngineConfig | None = None, state: ProgressState | None = None) -> Engines:
+    """Load the text model and index the knowledge base. Raises ModelUnavailable / KnowledgeBaseError."""
+    from assist.inference.text_model import TextModel
+    from assist.replies.kb import load_kb
+    from assist.replies.retrieval import Retriever
+
+    config = config or EngineConfig()
+    state = state or ProgressState()
+    timings = {}
+    start = time.perf_counter()
+    state.set_progress(0.05, "loading text model")
+    model = TextModel(config.model_dir, config.encoder_source, config.device)
+    model.analyze(["warm-up"])  # first call allocates; do it here, not on the first customer message
+    timings["text_model_s"] = round(time.perf_counter() - start, 3)
+    state.set_progress(0.7, "indexing knowledge base")
+    start = time.perf_counter()
+    entries = load_kb(config.kb_path)
+    retriever = Retriever(entries, model.embed)
+    sub = ProgressState(lambda f, m: state.set_progress(0.7 + 0.3 * f, m))
+    retriever.build(sub)
+    timings["knowledge_base_s"] = round(time.perf_counter() - start, 3)
+    state.set_progress(1.0, "ready")
+    return Engines(text=model, retriever=retriever, load_seconds=timings)
