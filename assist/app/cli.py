@@ -1,0 +1,194 @@
+"""Command line: ``assist [run|demo|analyze|train|eval|kb]`` (the composition root)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from assist.domain import ProgressState
+
+log = logging.getLogger("assist")
+
+
+def _progress_bar(desc: str) -> tuple[ProgressState, Any]:
+    from tqdm import tqdm
+
+    bar = tqdm(total=1000, desc=desc, unit="‰", file=sys.stderr, leave=True,
+               bar_format="{desc}: {percentage:3.0f}%|{bar}| {elapsed} {postfix}")
+
+    def update(fraction: float, message: str) -> None:
+        bar.update(int(fraction * 1000) - bar.n)
+        bar.set_postfix_str(message, refresh=False)
+
+    return ProgressState(update), bar
+
+
+def _fail(message: str, code: int = 2) -> int:
+    print(f"assist: error: {message}", file=sys.stderr)
+    return code
+
+
+def cmd_analyze(args: argparse.Namespace) -> int:
+    from assist.inference.errors import BadInput, ModelUnavailable
+    from assist.pipeline.controller import SessionController
+    from assist.pipeline.engines import EngineConfig, load_engines
+    from assist.replies.kb import KnowledgeBaseError
+
+    text: str | bytes = args.text
+    if args.text is None:
+        text = sys.stdin.buffer.read()
+    try:
+        engines = load_engines(EngineConfig(model_dir=args.model_dir, device=args.device))
+    except (ModelUnavailable, KnowledgeBaseError) as exc:
+        return _fail(str(exc))
+    controller = SessionController(engines)
+    controller.start_session()
+    try:
+        turn = controller.submit("customer", text)
+    except BadInput as exc:
+        return _fail(str(exc))
+    assert turn.insight is not None
+    print(json.dumps(turn.insight.to_dict(), indent=2, ensure_ascii=False))
+    return 0
+
+
+def cmd_train_text(args: argparse.Namespace) -> int:
+    from assist.inference.text_model import default_model_dir
+    from assist.inference.training.data import default_data_dir
+    from assist.inference.training.train_text import TrainOptions, train_text
+
+    opts = TrainOptions(seed=args.seed, epochs=args.epochs, device=args.device)
+    if args.quick:
+        opts.epochs, opts.meld_limit, opts.goemotions_limit, opts.bitext_limit = 1, 300, 300, 300
+    state, bar = _progress_bar("train text")
+    try:
+        summary = train_text(Path(args.data or default_data_dir()), Path(args.out or default_model_dir()), opts, state)
+    except FileNotFoundError as exc:
+        return _fail(str(exc))
+    finally:
+        bar.close()
+    print(json.dumps(summary, indent=2))
+    return 0
+
+
+def cmd_eval_text(args: argparse.Namespace) -> int:
+    from assist.inference.errors import ModelUnavailable
+    from assist.inference.text_model import TextModel
+    from assist.inference.training.data import default_data_dir
+    from assist.inference.training.evaluate import evaluate_csv, evaluate_text
+
+    try:
+        model = TextModel(args.model_dir, device=args.device)
+    except ModelUnavailable as exc:
+        return _fail(str(exc))
+    state, bar = _progress_bar("eval text")
+    try:
+        if args.csv:
+            result = evaluate_csv(model, Path(args.csv), args.text_col, args.label_col, state)
+        else:
+            result = evaluate_text(model, Path(args.data or default_data_dir()), state)
+    except (FileNotFoundError, ValueError) as exc:
+        return _fail(str(exc))
+    finally:
+        bar.close()
+    text = json.dumps(result, indent=2)
+    if args.output:
+        Path(args.output).write_text(text + "\n", encoding="utf-8")
+    print(text)
+    return 0
+
+
+def cmd_kb_import(args: argparse.Namespace) -> int:
+    from assist.inference.training.data import default_data_dir
+    from assist.replies.kb import default_kb_path, import_abcd_guidelines, write_kb
+
+    source = Path(args.guidelines or default_data_dir() / "abcd" / "guidelines.json")
+    if not source.is_file():
+        return _fail(f"{source} not found")
+    entries = import_abcd_guidelines(source)
+    out = Path(args.out or default_kb_path())
+    write_kb(entries, out, source="ABCD guidelines.json (asappresearch/abcd)")
+    print(f"wrote {len(entries)} entries to {out}")
+    return 0
+
+
+def cmd_gui(args: argparse.Namespace) -> int:
+    from assist.app.gui_main import run_gui
+
+    return run_gui(args)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="assist", description="Offline multimodal agent assist.")
+    parser.add_argument("-v", "--verbose", action="store_true")
+    sub = parser.add_subparsers(dest="command")
+
+    def gui_options(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--db", help="journal database path (default: per-user data folder)")
+        p.add_argument("--no-redaction", action="store_true", help="store raw text (recorded per session)")
+        p.add_argument("--offscreen", action="store_true", help="no window (QT_QPA_PLATFORM=offscreen)")
+        p.add_argument("--screenshot", help="save a PNG of the window at the end (demo)")
+        p.add_argument("--model-dir", type=Path)
+        p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+
+    run = sub.add_parser("run", help="open the app (default)")
+    gui_options(run)
+    demo = sub.add_parser("demo", help="play the bundled sample conversation through the real pipeline")
+    gui_options(demo)
+    demo.add_argument("--delay-ms", type=int, default=900, help="pause between messages")
+    demo.add_argument("--script", type=Path, help="a conversation JSON (default: resources/demo)")
+
+    analyze = sub.add_parser("analyze", help="print the Insight for one customer message as JSON")
+    analyze.add_argument("--text", help="the message (default: read stdin)")
+    analyze.add_argument("--model-dir", type=Path)
+    analyze.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    analyze.set_defaults(func=cmd_analyze)
+
+    train = sub.add_parser("train", help="train models").add_subparsers(dest="what", required=True)
+    train_text = train.add_parser("text", help="text emotion / sentiment / intent model")
+    train_text.add_argument("--data", help="shared data folder (default ../shared/data)")
+    train_text.add_argument("--out", help="output folder (default models/text)")
+    train_text.add_argument("--epochs", type=int, default=3)
+    train_text.add_argument("--seed", type=int, default=7)
+    train_text.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    train_text.add_argument("--quick", action="store_true", help="tiny run to check the setup")
+    train_text.set_defaults(func=cmd_train_text)
+
+    ev = sub.add_parser("eval", help="evaluate models").add_subparsers(dest="what", required=True)
+    eval_text = ev.add_parser("text", help="MELD dev, GoEmotions test, Bitext test, or --csv")
+    eval_text.add_argument("--data", help="shared data folder (default ../shared/data)")
+    eval_text.add_argument("--csv", help="evaluate on your own CSV instead")
+    eval_text.add_argument("--text-col", default="text")
+    eval_text.add_argument("--label-col", default="label")
+    eval_text.add_argument("--model-dir", type=Path)
+    eval_text.add_argument("--output", help="also write the JSON here")
+    eval_text.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    eval_text.set_defaults(func=cmd_eval_text)
+
+    kb = sub.add_parser("kb", help="knowledge base").add_subparsers(dest="what", required=True)
+    kb_import = kb.add_parser("import", help="import ABCD guidelines.json into the bundled KB")
+    kb_import.add_argument("--guidelines")
+    kb_import.add_argument("--out")
+    kb_import.set_defaults(func=cmd_kb_import)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if args.command is None:
+        args = parser.parse_args(["run", *(argv or sys.argv[1:])])
+    if args.command in ("run", "demo"):
+        return cmd_gui(args)
+    return int(args.func(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

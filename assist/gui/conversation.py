@@ -1,0 +1,53 @@
+"""Conversation view: customer and agent bubbles, appended as messages arrive."""
+
+from __future__ import annotations
+
+import html
+
+from PySide6.QtGui import QTextCursor
+from PySide6.QtWidgets import QTextBrowser, QWidget
+
+from assist.domain import Insight, Role
+
+MAX_SHOWN_CHARS = 2000
+
+_BUBBLE = (
+    '<table width="100%" cellspacing="0" cellpadding="0" style="margin-top:6px"><tr>{left}'
+    '<td width="78%" style="background:{bg}; padding:7px 10px; border-radius:10px">'
+    '<span style="color:#555; font-size:small"><b>{who}</b>{tag}</span><br/>{text}</td>{right}</tr></table>'
+)
+
+
+class ConversationView(QTextBrowser):
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setOpenLinks(False)
+        self.setPlaceholderText("Start a session, then type or paste what the customer writes.")
+        self.count = 0
+
+    def add_message(self, role: Role, text: str, insight: Insight | None = None) -> None:
+        shown = text if len(text) <= MAX_SHOWN_CHARS else text[:MAX_SHOWN_CHARS] + f" … [{len(text):,} characters]"
+        body = html.escape(shown).replace("\n", "<br/>")
+        tag = ""
+        if insight is not None:
+            tag = (f" &nbsp;·&nbsp; {insight.emotion.label} {insight.emotion.confidence:.0%}"
+                   f" &nbsp;·&nbsp; {insight.intent.label.replace('_', ' ')}")
+            if insight.escalation.level.value != "low":
+                tag += f' &nbsp;·&nbsp; <span style="color:#b00">escalation {insight.escalation.level.value}</span>'
+        spacer = '<td width="22%"></td>'
+        customer = role is Role.CUSTOMER
+        self.append(_BUBBLE.format(
+            left="" if customer else spacer,
+            right=spacer if customer else "",
+            bg="#f0f0f0" if customer else "#dcebff",
+            who="Customer" if customer else "Agent",
+            tag=tag,
+            text=body,
+        ))
+        self.count += 1
+        self.moveCursor(QTextCursor.MoveOperation.End)
+        self.ensureCursorVisible()
+
+    def clear_conversation(self) -> None:
+        self.clear()
+        self.count = 0

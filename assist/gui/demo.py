@@ -1,0 +1,58 @@
+"""Plays a scripted conversation through the real pipeline, one message after the result of the last."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from PySide6.QtCore import QObject, QTimer, Signal
+
+
+def default_demo_path() -> Path:
+    return Path(__file__).resolve().parents[2] / "resources" / "demo" / "late_order.json"
+
+
+def load_script(path: Path | None = None) -> list[tuple[str, str]]:
+    data = json.loads((path or default_demo_path()).read_text(encoding="utf-8"))
+    return [(m["role"], m["text"]) for m in data["messages"]]
+
+
+class DemoPlayer(QObject):
+    """Sends each message, waits for its result (message, insight or error), then the next."""
+
+    send = Signal(str, str)
+    finished = Signal()
+
+    def __init__(self, script: list[tuple[str, str]], delay_ms: int = 900) -> None:
+        super().__init__()
+        self.script = list(script)
+        self.delay_ms = delay_ms
+        self.position = 0
+        self._waiting_for: str | None = None
+
+    def start(self) -> None:
+        QTimer.singleShot(0, self._next)
+
+    def _next(self) -> None:
+        if self.position >= len(self.script):
+            self.finished.emit()
+            return
+        role, text = self.script[self.position]
+        self.position += 1
+        self._waiting_for = "insight" if role == "customer" else "message"
+        self.send.emit(role, text)
+
+    def _advance(self, kind: str) -> None:
+        if self._waiting_for in (kind, "any"):
+            self._waiting_for = None
+            QTimer.singleShot(self.delay_ms, self._next)
+
+    def on_message(self, message: object) -> None:
+        self._advance("message")
+
+    def on_insight(self, insight: object) -> None:
+        self._advance("insight")
+
+    def on_error(self, message: str) -> None:
+        self._waiting_for = "any"
+        self._advance("any")

@@ -1,0 +1,113 @@
+"""Emotion panel widgets: current distribution bars and a timeline of the customer's emotion."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QPointF, QRectF, Qt
+from PySide6.QtGui import QColor, QFont, QPainter, QPainterPath, QPen
+from PySide6.QtWidgets import QSizePolicy, QWidget
+
+from assist.domain import EKMAN_EMOTIONS
+
+EMOTION_COLOURS = {
+    "anger": QColor("#d62728"),
+    "disgust": QColor("#8c564b"),
+    "fear": QColor("#9467bd"),
+    "joy": QColor("#2ca02c"),
+    "neutral": QColor("#7f7f7f"),
+    "sadness": QColor("#1f77b4"),
+    "surprise": QColor("#ff7f0e"),
+}
+
+
+class EmotionBars(QWidget):
+    """Horizontal bars, one per Ekman class, for the latest customer message."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.probabilities: dict[str, float] = {}
+        self.setMinimumHeight(7 * 18 + 8)
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
+
+    def set_distribution(self, probabilities: dict[str, float]) -> None:
+        self.probabilities = dict(probabilities)
+        self.update()
+
+    def paintEvent(self, event: object) -> None:  # noqa: N802 (Qt name)
+        painter = QPainter(self)
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        label_w, row_h = 70, 18
+        bar_w = max(10, self.width() - label_w - 50)
+        top_label = max(self.probabilities, key=self.probabilities.__getitem__) if self.probabilities else ""
+        for i, emotion in enumerate(EKMAN_EMOTIONS):
+            y = 4 + i * row_h
+            p = self.probabilities.get(emotion, 0.0)
+            font = QFont(self.font())
+            font.setBold(emotion == top_label)
+            painter.setFont(font)
+            painter.setPen(self.palette().text().color())
+            painter.drawText(QRectF(0, y, label_w - 6, row_h), Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter, emotion)
+            painter.fillRect(QRectF(label_w, y + 3, bar_w, row_h - 6), QColor("#eeeeee"))
+            painter.fillRect(QRectF(label_w, y + 3, bar_w * p, row_h - 6), EMOTION_COLOURS[emotion])
+            painter.drawText(QRectF(label_w + bar_w + 4, y, 46, row_h), Qt.AlignmentFlag.AlignVCenter, f"{p:.0%}")
+        painter.end()
+
+
+class EmotionTimeline(QWidget):
+    """Probability of each emotion over the customer's messages in this session."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.points: list[dict[str, float]] = []
+        self.setMinimumHeight(150)
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
+
+    def add_point(self, probabilities: dict[str, float]) -> None:
+        self.points.append(dict(probabilities))
+        self.update()
+
+    def clear(self) -> None:
+        self.points = []
+        self.update()
+
+    def paintEvent(self, event: object) -> None:  # noqa: N802
+        painter = QPainter(self)
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        left, right, top, bottom = 34, 8, 8, 34
+        plot = QRectF(left, top, max(10, self.width() - left - right), max(10, self.height() - top - bottom))
+        painter.fillRect(plot, QColor("#fafafa"))
+        painter.setPen(QPen(QColor("#cccccc"), 1))
+        for frac in (0.0, 0.5, 1.0):
+            y = plot.bottom() - frac * plot.height()
+            painter.drawLine(QPointF(plot.left(), y), QPointF(plot.right(), y))
+            painter.setPen(self.palette().text().color())
+            painter.drawText(QRectF(0, y - 8, left - 4, 16), Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter, f"{frac:.0%}")
+            painter.setPen(QPen(QColor("#cccccc"), 1))
+        if not self.points:
+            painter.setPen(QColor("#888888"))
+            painter.drawText(plot, Qt.AlignmentFlag.AlignCenter, "Customer emotion over the session appears here")
+            painter.end()
+            return
+        n = len(self.points)
+        step = plot.width() / max(1, n - 1)
+        for emotion in EKMAN_EMOTIONS:
+            path = QPainterPath()
+            for i, point in enumerate(self.points):
+                x = plot.left() + (i * step if n > 1 else plot.width() / 2)
+                y = plot.bottom() - point.get(emotion, 0.0) * plot.height()
+                path.moveTo(x, y) if i == 0 else path.lineTo(x, y)
+                painter.setBrush(EMOTION_COLOURS[emotion])
+                painter.setPen(Qt.PenStyle.NoPen)
+                painter.drawEllipse(QPointF(x, y), 2.5, 2.5)
+            painter.setBrush(Qt.BrushStyle.NoBrush)
+            painter.setPen(QPen(EMOTION_COLOURS[emotion], 2 if emotion != "neutral" else 1))
+            painter.drawPath(path)
+        # x axis: message numbers; legend below
+        painter.setPen(self.palette().text().color())
+        painter.drawText(QRectF(plot.left(), plot.bottom() + 2, plot.width(), 14), Qt.AlignmentFlag.AlignCenter,
+                         f"customer messages 1-{n}")
+        x = plot.left()
+        for emotion in EKMAN_EMOTIONS:
+            painter.fillRect(QRectF(x, plot.bottom() + 20, 10, 10), EMOTION_COLOURS[emotion])
+            painter.drawText(QPointF(x + 13, plot.bottom() + 29), emotion)
+            x += 13 + painter.fontMetrics().horizontalAdvance(emotion) + 10
+        painter.end()

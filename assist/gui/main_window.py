@@ -1,0 +1,254 @@
+"""Main window: conversation, input with customer/agent toggle, emotion panel, suggestions."""
+
+from __future__ import annotations
+
+import logging
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QAction, QKeySequence, QShortcut
+from PySide6.QtWidgets import (
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QMainWindow,
+    QPlainTextEdit,
+    QProgressBar,
+    QPushButton,
+    QSplitter,
+    QVBoxLayout,
+    QWidget,
+)
+
+from assist.domain import ChatMessage, Insight, Role, Session
+from assist.gui.conversation import ConversationView
+from assist.gui.emotion_chart import EmotionBars, EmotionTimeline
+from assist.gui.suggestions import SuggestionsPanel
+
+log = logging.getLogger(__name__)
+
+ESCALATION_STYLE = {"low": "#2e7d32", "medium": "#ef6c00", "high": "#c62828"}
+_BADGE = "QLabel {{ background:{bg}; color:white; border-radius:8px; padding:3px 9px; font-weight:bold }}"
+
+
+def _badge(text: str, colour: str = "#546e7a") -> QLabel:
+    label = QLabel(text)
+    label.setStyleSheet(_BADGE.format(bg=colour))
+    return label
+
+
+class MainWindow(QMainWindow):
+    send_requested = Signal(str, str)  # role, text
+    start_requested = Signal()
+    end_requested = Signal()
+    feedback_given = Signal(str, str)  # suggestion id, action
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.setWindowTitle("Assist — agent assist")
+        self.resize(1280, 800)
+        self.role = Role.CUSTOMER
+        self.session: Session | None = None
+        self.model_ready = False
+        self.insights: list[Insight] = []
+        self.messages: dict[str, ChatMessage] = {}
+        self._build()
+        self._shortcuts()
+        self.set_session(None)
+
+    # ----- layout
+    def _build(self) -> None:
+        self.banner = QLabel()
+        self.banner.setWordWrap(True)
+        self.banner.setStyleSheet("QLabel { background:#fdecea; color:#611a15; padding:6px; border:1px solid #f5c6cb }")
+        self.banner.hide()
+        self.banner.mousePressEvent = lambda event: self.banner.hide()  # type: ignore[method-assign]
+
+        self.conversation = ConversationView()
+        self.input = QPlainTextEdit()
+        self.input.setPlaceholderText("Type or paste a message (Ctrl+Enter to send, Ctrl+T to switch speaker)")
+        self.input.setMaximumHeight(90)
+        self.role_button = QPushButton()
+        self.role_button.setToolTip("Who wrote this message (Ctrl+T)")
+        self.role_button.clicked.connect(self.toggle_role)
+        self.send_button = QPushButton("Send")
+        self.send_button.setToolTip("Analyse and record the message (Ctrl+Enter)")
+        self.send_button.clicked.connect(self.send)
+        input_row = QHBoxLayout()
+        input_row.addWidget(self.role_button)
+        input_row.addWidget(self.input, 1)
+        input_row.addWidget(self.send_button)
+        left = QWidget()
+        left_layout = QVBoxLayout(left)
+        left_layout.addWidget(self.conversation, 1)
+        left_layout.addLayout(input_row)
+
+        self.emotion_badge = _badge("emotion —")
+        self.sentiment_badge = _badge("sentiment —")
+        self.intent_badge = _badge("intent —")
+        self.escalation_badge = _badge("escalation —")
+        badges = QHBoxLayout()
+        for badge in (self.emotion_badge, self.sentiment_badge, self.intent_badge, self.escalation_badge):
+            badges.addWidget(badge)
+        badges.addStretch(1)
+        self.escalation_reasons = QLabel()
+        self.escalation_reasons.setWordWrap(True)
+        self.notes = QLabel()
+        self.notes.setWordWrap(True)
+        self.notes.setStyleSheet("color:#8a6d3b")
+        self.bars = EmotionBars()
+        self.timeline = EmotionTimeline()
+        emotion_box = QGroupBox("Customer emotion")
+        emotion_layout = QVBoxLayout(emotion_box)
+        emotion_layout.addLayout(badges)
+        emotion_layout.addWidget(self.escalation_reasons)
+        emotion_layout.addWidget(self.bars)
+        emotion_layout.addWidget(self.timeline, 1)
+        emotion_layout.addWidget(self.notes)
+        self.suggestions = SuggestionsPanel()
+        self.suggestions.inserted.connect(self.insert_reply)
+        self.suggestions.action.connect(self.feedback_given)
+        suggestion_box = QGroupBox("Suggested replies (from the knowledge base)")
+        QVBoxLayout(suggestion_box).addWidget(self.suggestions)
+        right = QWidget()
+        right_layout = QVBoxLayout(right)
+        right_layout.addWidget(emotion_box, 3)
+        right_layout.addWidget(suggestion_box, 2)
+
+        splitter = QSplitter(Qt.Orientation.Horizontal)
+        splitter.addWidget(left)
+        splitter.addWidget(right)
+        splitter.setSizes([560, 720])
+        central = QWidget()
+        central_layout = QVBoxLayout(central)
+        central_layout.addWidget(self.banner)
+        central_layout.addWidget(splitter, 1)
+        self.setCentralWidget(central)
+
+        toolbar = self.addToolBar("Session")
+        toolbar.setMovable(False)
+        self.start_action = QAction("Start session", self, shortcut=QKeySequence("Ctrl+N"))
+        self.start_action.setToolTip("Start a new session (Ctrl+N)")
+        self.start_action.triggered.connect(self.start_requested)
+        self.end_action = QAction("End session", self, shortcut=QKeySequence("Ctrl+E"))
+        self.end_action.setToolTip("End the session (Ctrl+E)")
+        self.end_action.triggered.connect(self.end_requested)
+        toolbar.addAction(self.start_action)
+        toolbar.addAction(self.end_action)
+        self.session_label = QLabel()
+        toolbar.addSeparator()
+        toolbar.addWidget(self.session_label)
+
+        self.model_status = QLabel("Model: loading…")
+        self.load_progress = QProgressBar()
+        self.load_progress.setRange(0, 100)
+        self.load_progress.setMaximumWidth(180)
+        self.device_label = QLabel("Device: —")
+        self.journal_label = QLabel("Journal: —")
+        status = self.statusBar()
+        status.addWidget(self.model_status)
+        status.addWidget(self.load_progress)
+        status.addPermanentWidget(self.journal_label)
+        status.addPermanentWidget(self.device_label)
+        self._update_role_button()
+
+    def _shortcuts(self) -> None:
+        for keys in ("Ctrl+Return", "Ctrl+Enter"):
+            QShortcut(QKeySequence(keys), self, activated=self.send)
+        QShortcut(QKeySequence("Ctrl+T"), self, activated=self.toggle_role)
+        QShortcut(QKeySequence("Ctrl+Shift+C"), self, activated=self.suggestions.copy_selected)
+        QShortcut(QKeySequence("Ctrl+D"), self, activated=self.suggestions.dismiss_selected)
+        for n in (1, 2, 3):
+            QShortcut(QKeySequence(f"Alt+{n}"), self, activated=lambda n=n: self.suggestions.insert(n - 1))
+
+    # ----- user actions
+    def toggle_role(self) -> None:
+        self.role = Role.AGENT if self.role is Role.CUSTOMER else Role.CUSTOMER
+        self._update_role_button()
+
+    def set_role(self, role: Role) -> None:
+        self.role = role
+        self._update_role_button()
+
+    def _update_role_button(self) -> None:
+        customer = self.role is Role.CUSTOMER
+        self.role_button.setText("Customer ⇄" if customer else "Agent ⇄")
+        self.role_button.setStyleSheet(f"QPushButton {{ background:{'#eeeeee' if customer else '#dcebff'}; padding:6px }}")
+
+    def send(self) -> None:
+        text = self.input.toPlainText()
+        if not text.strip():
+            self.show_error("The message is empty; nothing was sent.")
+            return
+        if self.session is None:
+            self.show_error("Start a session first (Ctrl+N).")
+            return
+        self.input.clear()
+        self.send_requested.emit(self.role.value, text)
+
+    def insert_reply(self, text: str) -> None:
+        self.set_role(Role.AGENT)
+        self.input.setPlainText(text)
+        self.input.setFocus()
+
+    # ----- results from the worker
+    def set_session(self, session: Session | None) -> None:
+        self.session = session
+        if session is not None:
+            self.conversation.clear_conversation()
+            self.timeline.clear()
+            self.insights = []
+            self.messages = {}
+            redaction = "PII redaction on" if session.redaction_enabled else "PII redaction OFF"
+            self.session_label.setText(f"  Session {session.id[:8]} · {redaction}")
+        else:
+            self.session_label.setText("  No session")
+        self.end_action.setEnabled(session is not None)
+        self.start_action.setEnabled(self.model_ready)
+
+    def on_message(self, message: ChatMessage) -> None:
+        self.messages[message.id] = message
+        if message.role is Role.AGENT:  # customer bubbles are drawn with their insight
+            self.conversation.add_message(message.role, message.text)
+
+    def on_insight(self, insight: Insight) -> None:
+        self.insights.append(insight)
+        message = self.messages.get(insight.message_id)
+        self.conversation.add_message(Role.CUSTOMER, message.text if message else "", insight)
+        emotion = insight.emotion
+        self.emotion_badge.setText(f"{emotion.label} {emotion.confidence:.0%}")
+        self.sentiment_badge.setText(f"{insight.sentiment.label} {insight.sentiment.confidence:.0%}")
+        self.intent_badge.setText(f"{insight.intent.label.replace('_', ' ')} {insight.intent.confidence:.0%}")
+        level = insight.escalation.level.value
+        self.escalation_badge.setText(f"escalation {level} ({insight.escalation.score:.2f})")
+        self.escalation_badge.setStyleSheet(_BADGE.format(bg=ESCALATION_STYLE[level]))
+        reasons = ", ".join(insight.escalation.reasons)
+        self.escalation_reasons.setText(f"Why: {reasons}" if reasons else "")
+        self.bars.set_distribution(emotion.probabilities)
+        self.timeline.add_point(emotion.probabilities)
+        self.suggestions.set_suggestions(insight.suggestions)
+        self.notes.setText(" ".join(insight.notes))
+
+    def on_progress(self, fraction: float, message: str) -> None:
+        self.load_progress.setValue(int(fraction * 100))
+        self.model_status.setText(f"Model: {message}…")
+
+    def on_ready(self, info: dict) -> None:
+        self.model_ready = True
+        self.load_progress.hide()
+        seconds = sum(info.get("load_seconds", {}).values())
+        self.model_status.setText(f"Model: ready ({info['versions'].get('text', '?')}, loaded in {seconds:.1f} s)")
+        self.device_label.setText(f"Device: {info['device'].upper()}")
+        self.start_action.setEnabled(True)
+
+    def on_load_failed(self, message: str) -> None:
+        self.load_progress.hide()
+        self.model_status.setText("Model: not available")
+        self.show_error(f"The model could not be loaded: {message}")
+
+    def set_journal_status(self, text: str) -> None:
+        self.journal_label.setText(f"Journal: {text}")
+
+    def show_error(self, message: str) -> None:
+        log.warning("shown to user: %s", message)
+        self.banner.setText(f"⚠ {message}  (click to hide)")
+        self.banner.show()

@@ -1,0 +1,132 @@
+"""The pipeline's long-lived worker: a QObject moved to a QThread.
+
+The GUI talks to it only through signals (queued across threads); it never touches widgets.
+Every failure comes back as ``error`` (or ``load_failed``) with words a user understands.
+"""
+
+from __future__ import annotations
+
+import logging
+import traceback
+from collections.abc import Callable
+from typing import Any
+
+from PySide6.QtCore import QObject, QThread, Signal, Slot
+
+from assist.domain import ProgressState
+
+log = logging.getLogger(__name__)
+
+
+class PipelineWorker(QObject):
+    # results and state, worker -> GUI
+    progress = Signal(float, str)
+    ready = Signal(object)  # dict: device, versions, load_seconds
+    load_failed = Signal(str)
+    session_started = Signal(object)  # Session
+    session_ended = Signal(str)
+    message_recorded = Signal(object)  # ChatMessage
+    insight_ready = Signal(object)  # Insight
+    error = Signal(str)
+    # requests, GUI -> worker (connected to the slots below; queued because we live in another thread)
+    request_load = Signal()
+    request_start = Signal(str)
+    request_submit = Signal(str, str)
+    request_feedback = Signal(str, str)
+    request_end = Signal()
+
+    def __init__(self, load_engines: Callable[[ProgressState], Any],
+                 make_controller: Callable[[Any], Any]) -> None:
+        super().__init__()
+        self._load_engines = load_engines
+        self._make_controller = make_controller
+        self.controller: Any = None
+        self.request_load.connect(self.load)
+        self.request_start.connect(self.start_session)
+        self.request_submit.connect(self.submit)
+        self.request_feedback.connect(self.feedback)
+        self.request_end.connect(self.end_session)
+
+    @Slot()
+    def load(self) -> None:
+        try:
+            engines = self._load_engines(ProgressState(self.progress.emit))
+            self.controller = self._make_controller(engines)
+        except Exception as exc:
+            log.error("model loading failed: %s", exc)
+            self.load_failed.emit(str(exc))
+            return
+        self.ready.emit({"device": engines.device, "versions": engines.versions,
+                         "load_seconds": engines.load_seconds})
+
+    @Slot(str)
+    def start_session(self, agent: str) -> None:
+        if self._check_ready():
+            self.session_started.emit(self.controller.start_session(agent))
+
+    @Slot(str, str)
+    def submit(self, role: str, text: str) -> None:
+        if not self._check_ready():
+            return
+        try:
+            turn = self.controller.submit(role, text)
+        except Exception as exc:  # BadInput, SessionError, or a model failure: report, keep running
+            if not _is_user_error(exc):
+                log.error("analysis failed: %s", traceback.format_exc())
+            self.error.emit(str(exc) or exc.__class__.__name__)
+            return
+        self.message_recorded.emit(turn.message)
+        if turn.insight is not None:
+            self.insight_ready.emit(turn.insight)
+
+    @Slot(str, str)
+    def feedback(self, suggestion_id: str, action: str) -> None:
+        if self._check_ready():
+            try:
+                self.controller.feedback(suggestion_id, action)
+            except Exception as exc:
+                self.error.emit(str(exc))
+
+    @Slot()
+    def end_session(self) -> None:
+        if self.controller is not None and self.controller.session is not None:
+            session_id = self.controller.session.id
+            self.controller.end_session()
+            self.session_ended.emit(session_id)
+
+    def _check_ready(self) -> bool:
+        if self.controller is None:
+            self.error.emit("The model is still loading; try again in a moment.")
+            return False
+        return True
+
+
+def _is_user_error(exc: Exception) -> bool:
+    return exc.__class__.__name__ in {"BadInput", "SessionError"}
+
+
+class WorkerThread:
+    """Owns the QThread and the worker; stops cleanly (quit, wait with a timeout)."""
+
+    def __init__(self, worker: PipelineWorker) -> None:
+        self.worker = worker
+        self.thread = QThread()
+        self.thread.setObjectName("assist-pipeline")
+        worker.moveToThread(self.thread)
+
+    def start(self) -> None:
+        self.thread.start()
+        self.worker.request_load.emit()
+
+    def stop(self, timeout_ms: int = 10000) -> bool:
+        if not self.thread.isRunning():
+            return True
+        self.worker.request_end.emit()
+        self.thread.quit()
+        return self.thread.wait(timeout_ms)
+
+
+class ErrorBridge(QObject):
+    """Carries error messages from any thread (e.g. the journal's writer) to the GUI thread."""
+
+    error = Signal(str)
