@@ -1,0 +1,172 @@
+"""Benchmark of the text path (issue #2 targets).
+
+    python benchmarks/bench_text.py [--messages 200] [--record]
+
+Measures, on this machine:
+- model load: engines (text model + knowledge-base index) loaded in a fresh process, 3 runs;
+- chat message -> Insight shown: time from the window's send to the Insight painted in the
+  window, through the real worker thread, after 20 warm-up messages (p50 / p95 / max);
+- GUI event-loop stall: a 5 ms timer runs on the GUI thread while the messages are analysed
+  back to back; stall = longest gap between ticks minus 5 ms.
+``--record`` appends the figures, with machine and date, to benchmarks/RESULTS.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+LOAD_SNIPPET = """
+import time; t = time.perf_counter()
+from assist.pipeline.engines import load_engines
+e = load_engines()
+print(time.perf_counter() - t, e.device)
+"""
+
+
+def measure_load(runs: int = 3) -> dict:
+    times = []
+    device = "?"
+    for _ in range(runs):
+        out = subprocess.run([sys.executable, "-c", LOAD_SNIPPET], capture_output=True, text=True, cwd=REPO, check=True)
+        seconds, device = out.stdout.split()
+        times.append(float(seconds))
+    return {"runs_s": [round(t, 2) for t in times], "median_s": round(statistics.median(times), 2),
+            "max_s": round(max(times), 2), "device": device}
+
+
+def sample_messages(n: int) -> list[str]:
+    from assist.inference.training.data import default_data_dir, load_bitext, load_meld
+
+    data = default_data_dir()
+    meld = [e.text for e in load_meld(data, "dev") if len(e.text.split()) >= 3]
+    bitext = [e.text for e in load_bitext(data)["test"]]
+    mixed = [t for pair in zip(meld, bitext) for t in pair]
+    return mixed[:n]
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
+
+
+def measure_gui(n: int, warmup: int = 20) -> dict:
+    from PySide6.QtCore import QElapsedTimer, QTimer
+    from PySide6.QtWidgets import QApplication
+
+    from assist.app.gui_main import connect
+    from assist.gui.main_window import MainWindow
+    from assist.gui.worker import PipelineWorker, WorkerThread
+    from assist.pipeline.controller import SessionController
+    from assist.pipeline.engines import load_engines
+
+    app = QApplication.instance() or QApplication([])
+    engines = load_engines()
+    window = MainWindow()
+    worker = PipelineWorker(lambda state: engines, lambda e: SessionController(e))
+    connect(window, worker)
+    thread = WorkerThread(worker)
+    window.show()
+    messages = sample_messages(n + warmup)
+    sent_at: list[float] = []
+    shown: list[float] = []
+    model_ms: list[float] = []
+    state = {"phase": "load", "max_gap": 0.0}
+    clock = QElapsedTimer()
+    clock.start()
+    ticker = QTimer()
+    ticker.setInterval(5)
+    last = {"t": 0.0}
+
+    def tick() -> None:
+        now = clock.nsecsElapsed() / 1e6
+        if state["phase"] == "measure" and last["t"]:
+            state["max_gap"] = max(state["max_gap"], now - last["t"])
+        last["t"] = now
+
+    def on_insight(insight: object) -> None:
+        shown.append(clock.nsecsElapsed() / 1e6)
+        model_ms.append(insight.timings_ms["total"])  # type: ignore[attr-defined]
+        if len(shown) == warmup:
+            state["phase"] = "measure"
+            last["t"] = 0.0
+        if len(shown) < len(messages):
+            send_next()
+        else:
+            app.quit()
+
+    def send_next() -> None:
+        i = len(shown)
+        window.input.setPlainText(messages[i])
+        sent_at.append(clock.nsecsElapsed() / 1e6)
+        window.send()
+
+    # on_insight is connected after the window's own slot, so "shown" is after the panels update
+    worker.insight_ready.connect(on_insight)
+    worker.session_started.connect(lambda _: send_next())
+    worker.ready.connect(lambda _: worker.request_start.emit("bench"))
+    ticker.timeout.connect(tick)
+    ticker.start()
+    thread.start()
+    app.exec()
+    thread.stop()
+    latencies = [s - t for s, t in zip(shown[warmup:], sent_at[warmup:])]
+    return {
+        "messages": len(latencies),
+        "insight_shown_ms": {"p50": round(statistics.median(latencies), 1), "p95": round(percentile(latencies, 0.95), 1),
+                             "max": round(max(latencies), 1)},
+        "pipeline_ms": {"p50": round(statistics.median(model_ms[warmup:]), 1),
+                        "p95": round(percentile(model_ms[warmup:], 0.95), 1)},
+        "gui_stall_max_ms": round(max(0.0, state["max_gap"] - 5.0), 1),
+        "device": engines.device,
+    }
+
+
+def machine() -> str:
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return f"{cpu}, {os.cpu_count()} cores, {platform.system()} {platform.release()}, Python {platform.python_version()}"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--messages", type=int, default=200)
+    parser.add_argument("--record", action="store_true")
+    args = parser.parse_args()
+    result = {"date": time.strftime("%Y-%m-%d"), "machine": machine(), "load": measure_load(),
+              "gui": measure_gui(args.messages)}
+    print(json.dumps(result, indent=2))
+    if args.record:
+        g, load = result["gui"], result["load"]
+        lines = [
+            f"\n## Text path — {result['date']} — {result['machine']}\n",
+            "| measure | target | result |", "|---|---|---|",
+            f"| model + KB load (fresh process, median of 3) | <= 5 s | {load['median_s']} s (max {load['max_s']} s) |",
+            f"| chat message -> Insight shown, p95 ({g['messages']} msgs, after warm-up) | <= 30 ms | "
+            f"{g['insight_shown_ms']['p95']} ms (p50 {g['insight_shown_ms']['p50']} ms) |",
+            f"| GUI event-loop stall, max, while analysing back to back | <= 50 ms | {g['gui_stall_max_ms']} ms |",
+            f"\nDevice: {g['device']}. Command: `python benchmarks/bench_text.py --record`.\n",
+        ]
+        with (REPO / "benchmarks" / "RESULTS.md").open("a", encoding="utf-8") as fh:
+            fh.write("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()

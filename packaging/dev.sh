@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# Install everything Assist needs on a fresh Debian/Ubuntu machine, then run the demo or the tests.
+#   bash packaging/dev.sh demo    # install, then play the sample conversation (window, or headless + screenshot)
+#   bash packaging/dev.sh test    # install, then run the whole test suite (what CI runs)
+#   bash packaging/dev.sh install # install only
+set -euo pipefail
+cd "$(dirname "$0")/.."
+what="${1:-demo}"
+PY="${PYTHON:-python3}"
+
+# System libraries for Qt (offscreen/xcb) and fonts; installed only when missing and we are root.
+APT_PACKAGES="libgl1 libegl1 libxkbcommon0 libxkbcommon-x11-0 libfontconfig1 libdbus-1-3 libglib2.0-0 fonts-dejavu-core"
+missing=""
+for p in $APT_PACKAGES; do dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"; done
+if [ -n "$missing" ]; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    echo "installing system packages:$missing"
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $missing >/dev/null
+  else
+    echo "warning: missing system packages:$missing (install them with apt as root)" >&2
+  fi
+fi
+
+if [ ! -x .venv/bin/python ]; then "$PY" -m venv .venv; fi
+.venv/bin/python -m pip install -q --upgrade pip
+# torch first and pinned: 2.13.0 resolves to the CPU build where one is provided locally.
+.venv/bin/python -m pip install -q torch==2.13.0
+.venv/bin/python -m pip install -q -e ".[test]"
+
+case "$what" in
+  install) ;;
+  demo)
+    shift || true
+    if [ -z "${DISPLAY:-}" ] && [ -z "${WAYLAND_DISPLAY:-}" ]; then
+      echo "no display: running the demo offscreen and saving demo.png"
+      exec .venv/bin/assist demo --offscreen --screenshot demo.png "$@"
+    fi
+    exec .venv/bin/assist demo "$@" ;;
+  test)
+    shift || true
+    export QT_QPA_PLATFORM=offscreen
+    .venv/bin/lint-imports
+    .venv/bin/ruff check assist tests benchmarks
+    exec .venv/bin/python -m pytest "$@" ;;
+  *) echo "usage: $0 [demo|test|install]" >&2; exit 2 ;;
+esac

@@ -1,0 +1,66 @@
+"""Shared fixtures: the real engines (loaded once), a journal double, and a dangling-thread guard."""
+
+from __future__ import annotations
+
+import os
+import threading
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def data_dir() -> Path:
+    from assist.inference.training.data import default_data_dir
+
+    return default_data_dir()
+
+
+@pytest.fixture(scope="session")
+def engines():
+    """The real text model and knowledge base, as the app loads them."""
+    from assist.pipeline.engines import load_engines
+
+    return load_engines()
+
+
+@pytest.fixture(scope="session")
+def text_model(engines):
+    return engines.text
+
+
+class RecordingJournal:
+    """Test double with the Journal's methods; keeps what it was given."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, tuple]] = []
+
+    def __getattr__(self, name: str):
+        if name in {"start_session", "record_message", "record_insight", "record_feedback", "end_session"}:
+            return lambda *args: self.calls.append((name, args))
+        raise AttributeError(name)
+
+    def named(self, name: str) -> list[tuple]:
+        return [args for n, args in self.calls if n == name]
+
+
+@pytest.fixture
+def recording_journal() -> RecordingJournal:
+    return RecordingJournal()
+
+
+@pytest.fixture(autouse=True)
+def no_dangling_threads():
+    """Fail a test that leaves a non-daemon thread running (napari's _dangling_qthreads idea)."""
+    before = {t.ident for t in threading.enumerate()}
+    yield
+    leftover = [t for t in threading.enumerate()
+                if t.ident not in before and t.is_alive() and not t.daemon]
+    for t in leftover:
+        t.join(timeout=5)
+    still = [t.name for t in leftover if t.is_alive()]
+    assert not still, f"test left threads running: {still}"

@@ -1,0 +1,106 @@
+"""The command line as users and scripts call it (real subprocesses, real model)."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import REPO
+
+pytestmark = pytest.mark.slow
+
+
+def run_assist(*args: str, timeout: int = 300, **env: str) -> subprocess.CompletedProcess:
+    full_env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", **env}
+    return subprocess.run([sys.executable, "-m", "assist.app.cli", *args], capture_output=True, text=True,
+                          timeout=timeout, cwd=REPO, env=full_env)
+
+
+def test_analyze_the_issue_sentence():
+    result = run_assist("analyze", "--text", "This is the third time my package is late, I want my money back NOW")
+    assert result.returncode == 0, result.stderr
+    insight = json.loads(result.stdout)
+    assert insight["emotion"]["label"] == "anger"
+    assert insight["intent"]["label"] in {"get_refund", "complaint"}
+    assert len(insight["suggestions"]) == 3
+    assert insight["escalation"]["level"] in {"medium", "high"}
+
+
+def test_analyze_reads_stdin():
+    result = subprocess.run([sys.executable, "-m", "assist.app.cli", "analyze"], input=b"where is my parcel?",
+                            capture_output=True, timeout=300, cwd=REPO)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["intent"]["label"]
+
+
+def test_analyze_empty_fails_with_a_message():
+    result = run_assist("analyze", "--text", "   ")
+    assert result.returncode == 2
+    assert "empty" in result.stderr
+
+
+def test_analyze_binary_stdin_fails_with_a_message():
+    result = subprocess.run([sys.executable, "-m", "assist.app.cli", "analyze"], input=bytes(range(256)) * 10,
+                            capture_output=True, timeout=300, cwd=REPO)
+    assert result.returncode == 2
+    assert b"binary" in result.stderr
+
+
+def test_analyze_missing_model_fails_with_a_message(tmp_path):
+    result = run_assist("analyze", "--text", "hi", "--model-dir", str(tmp_path / "missing"))
+    assert result.returncode == 2
+    assert "model is missing" in result.stderr
+
+
+def test_eval_on_a_user_csv(tmp_path):
+    path = tmp_path / "mine.csv"
+    with path.open("w", newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["utterance", "feeling"])
+        writer.writerows([["I am so angry with you", "anger"], ["thank you, this is great", "joy"],
+                          ["ok", "neutral"], ["I'm scared my account was hacked", "fear"]])
+    result = run_assist("eval", "text", "--csv", str(path), "--text-col", "utterance", "--label-col", "feeling")
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["task"] == "emotion" and report["n"] == 4
+    assert set(report["per_class_f1"]) >= {"anger", "joy"}
+    assert len(report["confusion_matrix"]["rows_gold_cols_pred"]) == 7
+
+
+def test_eval_csv_with_wrong_columns(tmp_path):
+    path = tmp_path / "bad.csv"
+    path.write_text("a,b\n1,2\n")
+    result = run_assist("eval", "text", "--csv", str(path))
+    assert result.returncode == 2
+    assert "needs columns" in result.stderr
+
+
+def test_train_quick_writes_a_loadable_model(tmp_path):
+    out = tmp_path / "text"
+    result = run_assist("train", "text", "--quick", "--out", str(out), timeout=600)
+    assert result.returncode == 0, result.stderr
+    summary = json.loads(result.stdout)
+    assert summary["train_examples"]["meld"] > 0
+    analyzed = run_assist("analyze", "--text", "I love it", "--model-dir", str(out))
+    assert analyzed.returncode == 0, analyzed.stderr
+
+
+def test_demo_offscreen_screenshot(tmp_path):
+    shot = tmp_path / "demo.png"
+    db = tmp_path / "journal.sqlite3"
+    result = run_assist("demo", "--offscreen", "--screenshot", str(shot), "--db", str(db))
+    assert result.returncode == 0, result.stderr
+    assert "Demo finished" in result.stdout
+    assert "6 customer insights" in result.stdout
+    assert shot.stat().st_size > 20_000
+    from PySide6.QtGui import QImage
+
+    image = QImage(str(shot))
+    assert image.width() >= 1000 and image.height() >= 600
+    assert Path(db).exists()

@@ -1,0 +1,113 @@
+"""The Qt-free session controller with the real engines."""
+
+from __future__ import annotations
+
+import pytest
+
+from assist.domain import FeedbackAction, Role
+from assist.inference.errors import BadInput
+from assist.pipeline.controller import SessionController, SessionError, normalise_message
+
+
+@pytest.fixture
+def controller(engines, recording_journal):
+    c = SessionController(engines, journal=recording_journal)
+    c.start_session(agent="tester")
+    return c
+
+
+def test_customer_message_gives_a_full_insight(controller, recording_journal):
+    turn = controller.submit(Role.CUSTOMER, "This is the third time my package is late, I want my money back NOW")
+    insight = turn.insight
+    assert insight is not None
+    assert insight.emotion.label == "anger"
+    assert insight.intent.label in {"get_refund", "complaint"}
+    assert len(insight.suggestions) == 3
+    assert insight.escalation.level.value in {"medium", "high"}
+    assert insight.model_versions["text"].startswith("text-")
+    assert set(insight.timings_ms) == {"model", "retrieval", "total"}
+    assert insight.device in {"cpu", "cuda"}
+    assert recording_journal.named("record_message")[0][0] is turn.message
+    assert recording_journal.named("record_insight")[0][0] is insight
+
+
+def test_agent_message_is_recorded_without_insight(controller, recording_journal):
+    turn = controller.submit("agent", "Hello, how can I help?")
+    assert turn.insight is None
+    assert len(recording_journal.named("record_message")) == 1
+    assert recording_journal.named("record_insight") == []
+
+
+def test_history_is_kept_in_order(controller):
+    controller.submit("customer", "Hi, my order is late")
+    controller.submit("agent", "Sorry to hear that, let me check")
+    controller.submit("customer", "Thanks")
+    assert [t.message.role for t in controller.history] == [Role.CUSTOMER, Role.AGENT, Role.CUSTOMER]
+    assert [t.insight is not None for t in controller.history] == [True, False, True]
+
+
+def test_feedback_and_session_lifecycle(controller, recording_journal):
+    turn = controller.submit("customer", "I need a refund")
+    fb = controller.feedback(turn.insight.suggestions[0].id, "copied")
+    assert fb.action is FeedbackAction.COPIED
+    session_id = controller.session.id
+    controller.end_session()
+    assert recording_journal.named("end_session")[0][0] == session_id
+    with pytest.raises(SessionError):
+        controller.submit("customer", "hello?")
+
+
+@pytest.mark.parametrize("bad", ["", "   ", "\n\t  \n"])
+def test_empty_messages_are_rejected(controller, bad, recording_journal):
+    with pytest.raises(BadInput, match="empty"):
+        controller.submit("customer", bad)
+    assert recording_journal.named("record_message") == []
+
+
+def test_binary_is_rejected(controller):
+    with pytest.raises(BadInput, match="binary"):
+        controller.submit("customer", bytes(range(256)) * 40)
+
+
+def test_invalid_utf8_bytes_are_decoded(controller):
+    turn = controller.submit("customer", "caf\xe9 is closed and my order is late".encode("latin-1"))
+    assert "\ufffd" in turn.message.text
+    assert turn.insight is not None
+
+
+def test_one_megabyte_message(controller):
+    text = "My order is late and I am annoyed. " * 30_000  # ~1 MB
+    turn = controller.submit("customer", text)
+    assert turn.insight is not None
+    assert any("first 4,000 characters" in n for n in turn.insight.notes)
+    assert len(turn.message.text) == len(text)
+
+
+def test_emoji_only_message_is_flagged_uncertain(controller):
+    turn = controller.submit("customer", "😡😡😡")
+    assert any("uncertain" in n for n in turn.insight.notes)
+
+
+def test_mixed_language_message(controller):
+    turn = controller.submit("customer", "Hola, my paquete no ha llegado, where is my order?")
+    assert turn.insight is not None and len(turn.insight.suggestions) == 3
+
+
+def test_lone_surrogates_do_not_crash():
+    text, _ = normalise_message("broken \udc80 text")
+    text.encode("utf-8")
+
+
+def test_journal_failure_is_reported_not_raised(engines):
+    class BrokenJournal:
+        def __getattr__(self, name):
+            def fail(*args):
+                raise OSError("disk full")
+            return fail
+
+    errors = []
+    c = SessionController(engines, journal=BrokenJournal(), on_error=errors.append)
+    c.start_session()
+    turn = c.submit("customer", "where is my order")
+    assert turn.insight is not None
+    assert errors and "disk full" in errors[0]
