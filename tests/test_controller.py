@@ -76,11 +76,17 @@ def test_invalid_utf8_bytes_are_decoded(controller):
 
 
 def test_one_megabyte_message(controller):
-    text = "My order is late and I am annoyed. " * 30_000  # ~1 MB
+    text = "My order is late and I am annoyed. " * 28_000  # ~1 MB
     turn = controller.submit("customer", text)
     assert turn.insight is not None
     assert any("first 4,000 characters" in n for n in turn.insight.notes)
     assert len(turn.message.text) == len(text)
+
+
+def test_over_a_megabyte_is_cut_with_a_note(controller):
+    turn = controller.submit("customer", "where is my refund " * 60_000)
+    assert len(turn.message.text) == 1_000_000
+    assert any("Very long message" in n for n in turn.insight.notes)
 
 
 def test_emoji_only_message_is_flagged_uncertain(controller):

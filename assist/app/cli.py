@@ -105,14 +105,14 @@ def cmd_eval_text(args: argparse.Namespace) -> int:
 
 def cmd_kb_import(args: argparse.Namespace) -> int:
     from assist.inference.training.data import default_data_dir
-    from assist.replies.kb import default_kb_path, import_abcd_guidelines, write_kb
+    from assist.replies.kb import default_kb_path, general_entries, import_abcd_guidelines, write_kb
 
     source = Path(args.guidelines or default_data_dir() / "abcd" / "guidelines.json")
     if not source.is_file():
         return _fail(f"{source} not found")
-    entries = import_abcd_guidelines(source)
+    entries = import_abcd_guidelines(source) + general_entries()
     out = Path(args.out or default_kb_path())
-    write_kb(entries, out, source="ABCD guidelines.json (asappresearch/abcd)")
+    write_kb(entries, out, source="ABCD guidelines.json (asappresearch/abcd) + Assist's general entries")
     print(f"wrote {len(entries)} entries to {out}")
     return 0
 

@@ -38,7 +38,7 @@ def run_gui(args: argparse.Namespace) -> int:
     app.setApplicationName("Assist")
     window = MainWindow()
     bridge = ErrorBridge()
-    bridge.error.connect(lambda m: window.show_error(f"Journal: {m}"))
+    bridge.error.connect(window.on_journal_error)  # a bound slot: runs on the GUI thread
     journal, journal_problem = open_journal(args.db, not args.no_redaction, lambda exc: bridge.error.emit(str(exc)))
     if journal is None:
         window.show_error(journal_problem)
@@ -71,16 +71,20 @@ def run_gui(args: argparse.Namespace) -> int:
 
 
 def connect(window: Any, worker: Any) -> None:
-    """Window requests -> worker (queued); worker results -> window."""
+    """Window requests -> worker (queued); worker results -> window.
+
+    Only signals and QObject-bound slots here: PySide runs a plain lambda connected to the
+    worker's signals in the worker's thread, where it must never touch a widget.
+    """
     window.send_requested.connect(worker.request_submit)
-    window.start_requested.connect(lambda: worker.request_start.emit(""))
+    window.start_requested.connect(worker.request_start_default)
     window.end_requested.connect(worker.request_end)
     window.feedback_given.connect(worker.request_feedback)
     worker.progress.connect(window.on_progress)
     worker.ready.connect(window.on_ready)
     worker.load_failed.connect(window.on_load_failed)
     worker.session_started.connect(window.set_session)
-    worker.session_ended.connect(lambda _: window.set_session(None))
+    worker.session_ended.connect(window.on_session_ended)
     worker.message_recorded.connect(window.on_message)
     worker.insight_ready.connect(window.on_insight)
     worker.error.connect(window.show_error)
@@ -98,14 +102,14 @@ def _setup_demo(args: argparse.Namespace, window: Any, worker: Any, exit_code: d
     worker.message_recorded.connect(player.on_message)
     worker.insight_ready.connect(player.on_insight)
     worker.error.connect(player.on_error)
-    worker.ready.connect(lambda _: worker.request_start.emit("demo"))
-    worker.session_started.connect(lambda _: player.start())
+    worker.ready.connect(worker.request_start_default)
+    worker.session_started.connect(player.start)
 
     def failed(message: str) -> None:
         print(f"assist demo: the model could not be loaded: {message}", file=sys.stderr)
         exit_code["value"] = 1
         if args.offscreen:
-            QApplication.quit()
+            QTimer.singleShot(0, QApplication.quit)
 
     def finished() -> None:
         if args.screenshot:
@@ -119,7 +123,8 @@ def _setup_demo(args: argparse.Namespace, window: Any, worker: Any, exit_code: d
         if args.offscreen or args.screenshot:
             QTimer.singleShot(0, QApplication.quit)
 
-    worker.load_failed.connect(failed)
+    player.load_failed.connect(failed)  # relayed through the player so it runs on the GUI thread
+    worker.load_failed.connect(player.load_failed)
     player.finished.connect(finished)
 
 

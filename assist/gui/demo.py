@@ -22,6 +22,7 @@ class DemoPlayer(QObject):
 
     send = Signal(str, str)
     finished = Signal()
+    load_failed = Signal(str)
 
     def __init__(self, script: list[tuple[str, str]], delay_ms: int = 900) -> None:
         super().__init__()
@@ -30,7 +31,7 @@ class DemoPlayer(QObject):
         self.position = 0
         self._waiting_for: str | None = None
 
-    def start(self) -> None:
+    def start(self, session: object = None) -> None:
         QTimer.singleShot(0, self._next)
 
     def _next(self) -> None:

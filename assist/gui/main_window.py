@@ -41,6 +41,7 @@ class MainWindow(QMainWindow):
     start_requested = Signal()
     end_requested = Signal()
     feedback_given = Signal(str, str)  # suggestion id, action
+    insight_shown = Signal(object)  # emitted on the GUI thread once every panel shows the Insight
 
     def __init__(self) -> None:
         super().__init__()
@@ -227,6 +228,13 @@ class MainWindow(QMainWindow):
         self.timeline.add_point(emotion.probabilities)
         self.suggestions.set_suggestions(insight.suggestions)
         self.notes.setText(" ".join(insight.notes))
+        self.insight_shown.emit(insight)
+
+    def on_session_ended(self, session_id: str) -> None:
+        self.set_session(None)
+
+    def on_journal_error(self, message: str) -> None:
+        self.show_error(f"Journal: {message}")
 
     def on_progress(self, fraction: float, message: str) -> None:
         self.load_progress.setValue(int(fraction * 100))

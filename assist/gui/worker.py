@@ -11,7 +11,7 @@ import traceback
 from collections.abc import Callable
 from typing import Any
 
-from PySide6.QtCore import QObject, QThread, Signal, Slot
+from PySide6.QtCore import QCoreApplication, QMetaObject, QObject, Qt, QThread, Signal, Slot
 
 from assist.domain import ProgressState
 
@@ -31,6 +31,7 @@ class PipelineWorker(QObject):
     # requests, GUI -> worker (connected to the slots below; queued because we live in another thread)
     request_load = Signal()
     request_start = Signal(str)
+    request_start_default = Signal()
     request_submit = Signal(str, str)
     request_feedback = Signal(str, str)
     request_end = Signal()
@@ -43,6 +44,7 @@ class PipelineWorker(QObject):
         self.controller: Any = None
         self.request_load.connect(self.load)
         self.request_start.connect(self.start_session)
+        self.request_start_default.connect(self.start_session)
         self.request_submit.connect(self.submit)
         self.request_feedback.connect(self.feedback)
         self.request_end.connect(self.end_session)
@@ -59,8 +61,9 @@ class PipelineWorker(QObject):
         self.ready.emit({"device": engines.device, "versions": engines.versions,
                          "load_seconds": engines.load_seconds})
 
+    @Slot()
     @Slot(str)
-    def start_session(self, agent: str) -> None:
+    def start_session(self, agent: str = "") -> None:
         if self._check_ready():
             self.session_started.emit(self.controller.start_session(agent))
 
@@ -94,6 +97,13 @@ class PipelineWorker(QObject):
             self.controller.end_session()
             self.session_ended.emit(session_id)
 
+    @Slot()
+    def detach(self) -> None:
+        """Move back to the GUI thread before ours stops (runs in the worker thread)."""
+        app = QCoreApplication.instance()
+        if app is not None:
+            self.moveToThread(app.thread())
+
     def _check_ready(self) -> bool:
         if self.controller is None:
             self.error.emit("The model is still loading; try again in a moment.")
@@ -122,6 +132,7 @@ class WorkerThread:
         if not self.thread.isRunning():
             return True
         self.worker.request_end.emit()
+        QMetaObject.invokeMethod(self.worker, "detach", Qt.ConnectionType.BlockingQueuedConnection)
         self.thread.quit()
         return self.thread.wait(timeout_ms)
 
