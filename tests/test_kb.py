@@ -7,16 +7,22 @@ import json
 import pytest
 
 from assist.domain import EmotionEstimate
-from assist.replies.kb import KnowledgeBaseError, default_kb_path, import_abcd_guidelines, load_kb
+from assist.replies.kb import (
+    KnowledgeBaseError,
+    default_kb_path,
+    general_entries,
+    import_abcd_guidelines,
+    load_kb,
+)
 from assist.replies.suggest import acknowledgement, make_suggestions
 from tests.conftest import data_dir
 
 
 def test_bundled_kb_matches_a_fresh_import():
     guidelines = data_dir() / "abcd" / "guidelines.json"
-    imported = import_abcd_guidelines(guidelines)
+    imported = import_abcd_guidelines(guidelines) + general_entries()
     bundled = load_kb()
-    assert len(bundled) == len(imported) == 55
+    assert len(bundled) == len(imported) == 55 + 3
     assert [e.reply for e in bundled] == [e.reply for e in imported]
     assert all(e.reply.endswith("?") for e in bundled)
 
@@ -42,6 +48,8 @@ def test_kb_errors(tmp_path):
         ("My package never arrived", "Missing Item"),
         ("My promo code says it is invalid", "Promo Code Invalid"),
         ("The website is so slow I can't use it", "Website Too Slow"),
+        ("Thank you so much, that's really great!", "Customer is satisfied / says thanks"),
+        ("I want to speak to your manager right now", "Customer asks for a manager or threatens to leave"),
     ],
 )
 def test_retrieval_finds_the_procedure(engines, message, expected_title):

@@ -83,3 +83,35 @@ ACTION_ASKS = {
     "Verify Identity": "the email address on the account",
     "Validate Purchase": "your order ID",
 }
+
+# Entries that are not procedures: the moments every conversation has (written for Assist).
+GENERAL_ENTRIES = [
+    {
+        "id": "assist/general/thanks-closing",
+        "title": "Customer is satisfied / says thanks",
+        "category": "Conversation (closing)",
+        "summary": "The customer thanks the agent, is happy with the outcome, or says goodbye. Thank you so much, "
+                   "that's great, perfect, awesome, that solved it.",
+        "steps": ("Confirm the issue is resolved.", "Ask whether anything else is needed.", "Close warmly."),
+        "reply": "You're very welcome, I'm glad I could help! Is there anything else I can do for you today?",
+    },
+    {
+        "id": "assist/general/offer-supervisor",
+        "title": "Customer asks for a manager or threatens to leave",
+        "category": "Conversation (escalation)",
+        "summary": "The customer is very upset, asks for a manager, supervisor or real person, threatens to cancel, "
+                   "complain publicly or take legal action.",
+        "steps": ("Acknowledge the frustration without arguing.", "Summarise what you will do and by when.",
+                  "Offer a supervisor if the customer still wants one."),
+        "reply": "I hear you, and I want to get this fixed for you today. Here is what I'm doing right now; if you'd "
+                 "still prefer, I can also bring in my supervisor. Would you like me to do that?",
+    },
+    {
+        "id": "assist/general/greeting-clarify",
+        "title": "Greeting / unclear request",
+        "category": "Conversation (opening)",
+        "summary": "The customer says hello or hi, or writes something too short or unclear to act on.",
+        "steps": ("Greet the customer.", "Ask an open question about what they need."),
+        "reply": "Hi, thanks for reaching out! What can I help you with today?",
+    },
+]

@@ -11,7 +11,7 @@ import re
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from assist.replies.abcd_phrases import ACTION_ASKS, FLOW_TOPICS, SUBFLOW_TOPICS
+from assist.replies.abcd_phrases import ACTION_ASKS, FLOW_TOPICS, GENERAL_ENTRIES, SUBFLOW_TOPICS
 
 
 class KnowledgeBaseError(Exception):
@@ -75,6 +75,10 @@ def compose_reply(flow: str, subflow: str, buttons: list[str]) -> str:
     else:
         reply += " Could you tell me a little more about what you need?"
     return reply
+
+
+def general_entries() -> list[KBEntry]:
+    return [KBEntry(**{**e, "steps": tuple(e["steps"])}) for e in GENERAL_ENTRIES]  # type: ignore[arg-type]
 
 
 def import_abcd_guidelines(guidelines_path: Path) -> list[KBEntry]:
