@@ -39,6 +39,8 @@ class TrainOptions:
     bitext_limit: int = 9000
     meld_limit: int = 0  # 0 = all of MELD train
     goemotions_weight: float = 0.5
+    label_smoothing: float = 0.0
+    average_from_epoch: int = 0  # 0 = off; else also try the mean of the weights from this epoch on
     split_layer: int = SPLIT_LAYER
     device: str = "auto"
 
@@ -117,13 +119,14 @@ def batch_loss(logits: dict[str, Any], batch: list[CachedExample], opts: TrainOp
             target[r, list(ids)] = 1.0 / len(ids)
             if batch[i].example.source == "goemotions":
                 weights[r] = opts.goemotions_weight
+        target = target * (1 - opts.label_smoothing) + opts.label_smoothing / len(EKMAN_EMOTIONS)
         logp = F.log_softmax(logits["emotion"][emo_rows], dim=-1)
         total = total + (-(target * logp).sum(-1) * weights).sum() / weights.sum()
     for task in ("sentiment", "intent"):
         rows = [i for i, c in enumerate(batch) if getattr(c.example, task) is not None]
         if rows:
             target = torch.tensor([getattr(batch[i].example, task) for i in rows], device=device)
-            total = total + F.cross_entropy(logits[task][rows], target)
+            total = total + F.cross_entropy(logits[task][rows], target, label_smoothing=opts.label_smoothing)
     return total
 
 
@@ -154,6 +157,14 @@ def _selection_score(tuned: Any, heads: Any, valid: list[CachedExample], device:
                       average="weighted")
     intent_acc = accuracy_score([valid[i].example.intent for i in bitext], probs["intent"][bitext].argmax(1))
     return {"meld_valid_emotion_wf1": float(emo_f1), "bitext_dev_intent_acc": float(intent_acc)}
+
+
+def _snapshot(module: Any) -> dict[str, Any]:
+    return {k: v.detach().clone() for k, v in module.state_dict().items()}
+
+
+def _mean(states: list[dict[str, Any]]) -> dict[str, Any]:
+    return {k: sum(s[k].float() for s in states) / len(states) for k in states[0]}
 
 
 def train_text(data_dir: Path, out_dir: Path, opts: TrainOptions | None = None,
@@ -193,6 +204,7 @@ def train_text(data_dir: Path, out_dir: Path, opts: TrainOptions | None = None,
         optimizer, lambda s: min((s + 1) / warmup, max(0.0, (total_steps - s) / (total_steps - warmup)))
     )
     best: tuple[float, dict[str, Any], dict[str, Any]] | None = None
+    snapshots: list[tuple[str, dict[str, Any], dict[str, Any]]] = []
     history = []
     step = 0
     for epoch in range(opts.epochs):
@@ -210,12 +222,19 @@ def train_text(data_dir: Path, out_dir: Path, opts: TrainOptions | None = None,
                 state.set_progress(0.3 + 0.7 * step / total_steps, f"epoch {epoch + 1}/{opts.epochs} loss {loss.item():.3f}")
             if state.is_cancelled():
                 raise KeyboardInterrupt("training cancelled")
-        scores = _selection_score(tuned, heads, cached_valid, device) | {"epoch": epoch + 1}
-        history.append(scores)
-        if best is None or scores["meld_valid_emotion_wf1"] > best[0]:
-            best = (scores["meld_valid_emotion_wf1"],
-                    {k: v.clone() for k, v in tuned.state_dict().items()},
-                    {k: v.clone() for k, v in heads.state_dict().items()})
+        candidates = [(f"epoch {epoch + 1}", _snapshot(tuned), _snapshot(heads))]
+        if opts.average_from_epoch and epoch + 1 >= opts.average_from_epoch:
+            snapshots.append(candidates[0])
+            if len(snapshots) > 1:
+                candidates.append((f"mean of epochs {opts.average_from_epoch}-{epoch + 1}",
+                                   _mean([s[1] for s in snapshots]), _mean([s[2] for s in snapshots])))
+        for name, tuned_state, heads_state in candidates:
+            tuned.load_state_dict(tuned_state), heads.load_state_dict(heads_state)
+            scores = _selection_score(tuned, heads, cached_valid, device) | {"candidate": name}
+            history.append(scores)
+            if best is None or scores["meld_valid_emotion_wf1"] > best[0]:
+                best = (scores["meld_valid_emotion_wf1"], tuned_state, heads_state)
+        tuned.load_state_dict(candidates[0][1]), heads.load_state_dict(candidates[0][2])
     assert best is not None
     tuned.load_state_dict(best[1]), heads.load_state_dict(best[2])
     summary = {
