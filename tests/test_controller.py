@@ -117,3 +117,27 @@ def test_journal_failure_is_reported_not_raised(engines):
     turn = c.submit("customer", "where is my order")
     assert turn.insight is not None
     assert errors and "disk full" in errors[0]
+
+
+def test_previous_turns_are_the_context(engines):
+    """The model sees the last turns (most recent first) when it was trained with context."""
+    from dataclasses import replace as dc_replace
+
+    seen = []
+
+    class Recording:
+        def __init__(self, model):
+            self.model, self.version, self.device = model, model.version, model.device
+            self.context_turns = 2
+
+        def analyze(self, texts, contexts=None):
+            seen.append(contexts)
+            return self.model.analyze(texts, contexts)
+
+    c = SessionController(dc_replace(engines, text=Recording(engines.text)))
+    c.start_session()
+    c.submit("customer", "Hi, my order is late")
+    c.submit("agent", "Sorry! Let me check.")
+    c.submit("customer", "Thanks")
+    assert seen[0] == [""]
+    assert seen[1] == ["Sorry! Let me check. Hi, my order is late"]

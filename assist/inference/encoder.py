@@ -64,7 +64,9 @@ def pick_device(prefer: str = "auto") -> str:
 @dataclass
 class Batch:
     input_ids: "torch.Tensor"
-    attention_mask: "torch.Tensor"
+    attention_mask: "torch.Tensor"  # what attention sees: message and context
+    token_type_ids: "torch.Tensor"
+    pool_mask: "torch.Tensor"  # what is pooled: the message only (segment A)
 
 
 def _additive_mask(attention_mask: "torch.Tensor", dtype: "torch.dtype") -> "torch.Tensor":
@@ -119,23 +121,35 @@ class SplitMiniLM:
             param.requires_grad_(True)
         return tuned.to(self.device)
 
-    def tokenize(self, texts: list[str], max_tokens: int = MAX_TOKENS) -> Batch:
-        enc = self.tokenizer(
-            texts, padding=True, truncation=True, max_length=max_tokens, return_tensors="pt"
-        )
-        return Batch(enc["input_ids"].to(self.device), enc["attention_mask"].to(self.device))
+    def tokenize(self, texts: list[str], contexts: list[str] | None = None, max_tokens: int = MAX_TOKENS) -> Batch:
+        """Single sentences, or (message, context) pairs when any context is given.
+
+        Context is truncated first; pooling covers the message only, so the context informs
+        the message's representation through attention without being classified itself.
+        """
+        if contexts is not None and any(contexts):
+            enc = self.tokenizer(texts, contexts, padding=True, truncation="longest_first",
+                                 max_length=max_tokens, return_tensors="pt")
+        else:
+            enc = self.tokenizer(texts, padding=True, truncation=True, max_length=max_tokens, return_tensors="pt")
+        types = enc.get("token_type_ids")
+        if types is None:
+            types = enc["attention_mask"] * 0
+        pool = enc["attention_mask"] * (types == 0)
+        return Batch(enc["input_ids"].to(self.device), enc["attention_mask"].to(self.device),
+                     types.to(self.device), pool.to(self.device))
 
     def bottom(self, batch: Batch) -> "torch.Tensor":
-        hidden = self.model.embeddings(input_ids=batch.input_ids)
+        hidden = self.model.embeddings(input_ids=batch.input_ids, token_type_ids=batch.token_type_ids)
         return run_layers(self.layers[: self.split], hidden, batch.attention_mask)
 
     def original_top(self, hidden: "torch.Tensor", attention_mask: "torch.Tensor") -> "torch.Tensor":
         return run_layers(self.layers[self.split :], hidden, attention_mask)
 
-    def sentence_embedding(self, hidden_top: "torch.Tensor", attention_mask: "torch.Tensor") -> "torch.Tensor":
+    def sentence_embedding(self, hidden_top: "torch.Tensor", pool_mask: "torch.Tensor") -> "torch.Tensor":
         import torch
 
-        return torch.nn.functional.normalize(mean_pool(hidden_top, attention_mask), dim=-1)
+        return torch.nn.functional.normalize(mean_pool(hidden_top, pool_mask), dim=-1)
 
 
 def run_layers(layers: Any, hidden: "torch.Tensor", attention_mask: "torch.Tensor") -> "torch.Tensor":

@@ -36,13 +36,16 @@ def build_heads(hidden: int = 384) -> Any:
         def __init__(self) -> None:
             super().__init__()
             self.dropout = torch.nn.Dropout(0.1)
+            # emotion in conversation (MELD), used by the app; GoEmotions' Reddit labels get their own head
             self.emotion = torch.nn.Linear(hidden, len(EKMAN_EMOTIONS))
+            self.emotion_goemotions = torch.nn.Linear(hidden, len(EKMAN_EMOTIONS))
             self.sentiment = torch.nn.Linear(hidden, len(SENTIMENTS))
             self.intent = torch.nn.Linear(hidden, len(INTENTS))
 
         def forward(self, pooled: torch.Tensor) -> dict[str, torch.Tensor]:
             x = self.dropout(pooled)
-            return {"emotion": self.emotion(x), "sentiment": self.sentiment(x), "intent": self.intent(x)}
+            return {"emotion": self.emotion(x), "emotion_goemotions": self.emotion_goemotions(x),
+                    "sentiment": self.sentiment(x), "intent": self.intent(x)}
 
     return Heads()
 
@@ -67,6 +70,20 @@ def clean_text(text: str) -> str:
     return cleaned
 
 
+def join_context(previous: list[str], turns: int) -> str:
+    """The last ``turns`` utterances, most recent first (so truncation drops the oldest)."""
+    return " ".join(reversed(previous[-turns:])) if turns > 0 else ""
+
+
+def _clean_context(context: str | None) -> str:
+    if not context:
+        return ""
+    try:
+        return clean_text(context)
+    except BadInput:
+        return ""
+
+
 class TextModel:
     """Loads the artifacts and analyses messages (preprocess -> forward -> postprocess)."""
 
@@ -88,30 +105,48 @@ class TextModel:
         self.tuned = tuned.eval()
         self.heads = heads.eval().to(self.device)
         self.version = str(self.config.get("version", "unknown"))
+        self.context_turns = int(self.config.get("context_turns", 0))
         torch.set_grad_enabled(False)
 
-    def analyze(self, texts: list[str]) -> list[TextAnalysis]:
-        import torch
+    def analyze(self, texts: list[str], contexts: list[str] | None = None,
+                emotion_head: str = "emotion") -> list[TextAnalysis]:
+        """Analyse messages; ``contexts`` holds each one's previous turns (most recent first) or "".
 
+        ``emotion_head="emotion_goemotions"`` reads emotion with the head trained on GoEmotions' labels
+        (for evaluating on GoEmotions); the app uses the conversation head.
+        """
         start = time.perf_counter()
         cleaned = [clean_text(t) for t in texts]
+        context_list = [_clean_context(c) for c in contexts] if contexts else [""] * len(texts)
+        results: list[TextAnalysis | None] = [None] * len(texts)
+        # rows with and without context are encoded apart, so a message alone keeps the plain format
+        for group in ([i for i, c in enumerate(context_list) if c], [i for i, c in enumerate(context_list) if not c]):
+            if group:
+                rows = self._forward([cleaned[i] for i in group], [context_list[i] for i in group], emotion_head)
+                for i, result in zip(group, rows):
+                    results[i] = result
+        elapsed = (time.perf_counter() - start) * 1000 / max(1, len(texts))
+        return [TextAnalysis(r.emotion, r.sentiment, r.intent, r.embedding, elapsed) for r in results if r is not None]
+
+    def _forward(self, texts: list[str], contexts: list[str], emotion_head: str) -> list[TextAnalysis]:
+        import torch
+
         with torch.inference_mode():
-            batch = self.encoder.tokenize(cleaned)
+            batch = self.encoder.tokenize(texts, contexts)
             hidden = self.encoder.bottom(batch)
             original = self.encoder.original_top(hidden, batch.attention_mask)
-            embedding = self.encoder.sentence_embedding(original, batch.attention_mask)
+            embedding = self.encoder.sentence_embedding(original, batch.pool_mask)
             tuned = run_layers(self.tuned, hidden, batch.attention_mask)
-            logits = self.heads(mean_pool(tuned, batch.attention_mask))
+            logits = self.heads(mean_pool(tuned, batch.pool_mask))
             probs = {k: torch.softmax(v.float(), dim=-1).cpu().numpy() for k, v in logits.items()}
         emb = embedding.float().cpu().numpy()
-        elapsed = (time.perf_counter() - start) * 1000 / max(1, len(texts))
         return [
             TextAnalysis(
-                emotion=dict(zip(EKMAN_EMOTIONS, map(float, probs["emotion"][i]))),
+                emotion=dict(zip(EKMAN_EMOTIONS, map(float, probs[emotion_head][i]))),
                 sentiment=dict(zip(SENTIMENTS, map(float, probs["sentiment"][i]))),
                 intent=dict(zip(INTENTS, map(float, probs["intent"][i]))),
                 embedding=emb[i],
-                elapsed_ms=elapsed,
+                elapsed_ms=0.0,
             )
             for i in range(len(texts))
         ]
@@ -125,7 +160,7 @@ class TextModel:
             for i in range(0, len(texts), batch_size):
                 batch = self.encoder.tokenize([clean_text(t) for t in texts[i : i + batch_size]])
                 top = self.encoder.original_top(self.encoder.bottom(batch), batch.attention_mask)
-                out.append(self.encoder.sentence_embedding(top, batch.attention_mask).float().cpu().numpy())
+                out.append(self.encoder.sentence_embedding(top, batch.pool_mask).float().cpu().numpy())
         return np.concatenate(out) if out else np.zeros((0, 384), dtype=np.float32)
 
 
@@ -149,8 +184,11 @@ def load_weights(path: Path, tuned: Any, heads: Any) -> None:
         from safetensors.torch import load_file
 
         state = load_file(str(path))
+        head_state = {k[6:]: v.float() for k, v in state.items() if k.startswith("heads.")}
+        for part in ("weight", "bias"):  # models with one shared emotion head
+            head_state.setdefault(f"emotion_goemotions.{part}", head_state.get(f"emotion.{part}"))
         tuned.load_state_dict({k[6:]: v.float() for k, v in state.items() if k.startswith("tuned.")})
-        heads.load_state_dict({k[6:]: v.float() for k, v in state.items() if k.startswith("heads.")})
+        heads.load_state_dict(head_state)
     except FileNotFoundError as exc:
         raise ModelUnavailable(f"The text model weights are missing: {path} not found.") from exc
     except Exception as exc:

@@ -23,6 +23,7 @@ from assist.domain import (
 )
 from assist.inference.errors import BadInput
 from assist.inference.escalation import escalation_risk
+from assist.inference.text_model import join_context
 from assist.pipeline.engines import Engines
 from assist.replies.suggest import make_suggestions
 
@@ -95,7 +96,9 @@ class SessionController:
 
     def _analyse(self, message: ChatMessage, notes: list[str]) -> Insight:
         start = time.perf_counter()
-        analysis = self.engines.text.analyze([message.text])[0]
+        turns = int(getattr(self.engines.text, "context_turns", 0))
+        context = join_context([t.message.text for t in self.history], turns)
+        analysis = self.engines.text.analyze([message.text], [context])[0]
         model_ms = (time.perf_counter() - start) * 1000
         emotion = EmotionEstimate(analysis.emotion)
         sentiment = _top(analysis.sentiment)

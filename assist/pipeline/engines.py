@@ -18,8 +18,9 @@ class TextAnalyzer(Protocol):
 
     version: str
     device: str
+    context_turns: int
 
-    def analyze(self, texts: list[str]) -> Sequence: ...
+    def analyze(self, texts: list[str], contexts: list[str] | None = None) -> Sequence: ...
 
     def embed(self, texts: list[str]) -> np.ndarray: ...
 

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from assist.domain import EKMAN_EMOTIONS, SENTIMENTS
 from assist.inference.labels import INTENTS, canonical_intent
+from assist.inference.text_model import join_context
 
 GOEMOTIONS_GROUP_TO_SENTIMENT = {"negative": "negative", "neutral": "neutral", "positive": "positive"}
 BITEXT_FILE = "bitext/TrainingdatasetBitextsample.csv"
@@ -29,6 +30,7 @@ class TextExample:
     sentiment: int | None = None
     intent: int | None = None
     dialogue: str = ""  # MELD dialogue id, for context and grouped splits
+    context: str = ""  # previous turns, most recent first ("" = none)
 
 
 def default_data_dir() -> Path:
@@ -85,20 +87,31 @@ def clean_meld(text: str) -> str:
     )
 
 
-def load_meld(data_dir: Path, split: str) -> list[TextExample]:
+CONTEXT_TURNS = 2
+
+
+def load_meld(data_dir: Path, split: str, context_turns: int = CONTEXT_TURNS) -> list[TextExample]:
+    """MELD utterances; each carries the previous ``context_turns`` utterances of its dialogue."""
     path = _require(data_dir / f"meld/{split}_sent_emo.csv")
     examples = []
+    history: dict[str, list[tuple[int, str]]] = defaultdict(list)
     with path.open(encoding="utf-8", errors="replace", newline="") as fh:
-        for row in csv.DictReader(fh):
-            examples.append(
-                TextExample(
-                    text=clean_meld(row["Utterance"]),
-                    source="meld",
-                    emotions=(EKMAN_EMOTIONS.index(row["Emotion"].strip()),),
-                    sentiment=SENTIMENTS.index(row["Sentiment"].strip()),
-                    dialogue=f"{split}-{row['Dialogue_ID']}",
-                )
+        rows = list(csv.DictReader(fh))
+    for row in sorted(rows, key=lambda r: (int(r["Dialogue_ID"]), int(r["Utterance_ID"]))):
+        dialogue = f"{split}-{row['Dialogue_ID']}"
+        text = clean_meld(row["Utterance"])
+        previous = [t for _, t in history[dialogue]]
+        examples.append(
+            TextExample(
+                text=text,
+                source="meld",
+                emotions=(EKMAN_EMOTIONS.index(row["Emotion"].strip()),),
+                sentiment=SENTIMENTS.index(row["Sentiment"].strip()),
+                dialogue=dialogue,
+                context=join_context(previous, context_turns),
             )
+        )
+        history[dialogue].append((int(row["Utterance_ID"]), text))
     return examples
 
 

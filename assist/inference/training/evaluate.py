@@ -18,13 +18,16 @@ TASK_LABELS = {"emotion": EKMAN_EMOTIONS, "sentiment": SENTIMENTS, "intent": INT
 
 
 def predict(model: TextModel, texts: Sequence[str], state: ProgressState | None = None,
-            batch_size: int = 64) -> dict[str, np.ndarray]:
+            batch_size: int = 64, contexts: Sequence[str] | None = None,
+            emotion_head: str = "emotion") -> dict[str, np.ndarray]:
     """Probabilities per task for every text (batched by length for speed)."""
-    order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+    ctx = list(contexts) if contexts is not None else [""] * len(texts)
+    order = sorted(range(len(texts)), key=lambda i: (bool(ctx[i]), len(texts[i]) + len(ctx[i])))
     probs: dict[str, np.ndarray] = {t: np.zeros((len(texts), len(labels))) for t, labels in TASK_LABELS.items()}
     for start in range(0, len(order), batch_size):
         idx = order[start : start + batch_size]
-        for i, result in zip(idx, model.analyze([texts[i] or "." for i in idx])):
+        results = model.analyze([texts[i] or "." for i in idx], [ctx[i] for i in idx], emotion_head)
+        for i, result in zip(idx, results):
             probs["emotion"][i] = [result.emotion[k] for k in EKMAN_EMOTIONS]
             probs["sentiment"][i] = [result.sentiment[k] for k in SENTIMENTS]
             probs["intent"][i] = [result.intent[k] for k in INTENTS]
@@ -73,28 +76,34 @@ def multilabel_report(gold_sets: Sequence[Sequence[int]], pred: Sequence[int], l
 
 
 def evaluate_text(model: TextModel, data_dir: Path, state: ProgressState | None = None) -> dict[str, Any]:
-    meld = load_meld(data_dir, "dev")
+    turns = int(model.config.get("context_turns", 0))
+    meld = load_meld(data_dir, "dev", turns)
     goemo = load_goemotions(data_dir, "test")
     bitext = load_bitext(data_dir)["test"]
-    texts = [e.text for e in meld + goemo + bitext]
-    probs = predict(model, texts, state)
-    a, b = len(meld), len(meld) + len(goemo)
+    probs = predict(model, [e.text for e in meld + bitext], state, contexts=[e.context for e in meld + bitext])
+    n = len(meld)
     emo_pred, sent_pred, intent_pred = (probs[t].argmax(1) for t in ("emotion", "sentiment", "intent"))
-    meld_emotion = classification_report([e.emotions[0] for e in meld], emo_pred[:a], EKMAN_EMOTIONS)
-    meld_sentiment = classification_report([e.sentiment for e in meld], sent_pred[:a], SENTIMENTS)
-    intent = classification_report([e.intent for e in bitext], intent_pred[b:], INTENTS)
-    goemotions = multilabel_report([e.emotions for e in goemo], list(emo_pred[a:b]), EKMAN_EMOTIONS)
+    meld_emotion = classification_report([e.emotions[0] for e in meld], emo_pred[:n], EKMAN_EMOTIONS)
+    meld_sentiment = classification_report([e.sentiment for e in meld], sent_pred[:n], SENTIMENTS)
+    alone = predict(model, [e.text for e in meld]) if turns else probs
+    meld_alone = classification_report([e.emotions[0] for e in meld], alone["emotion"][:n].argmax(1), EKMAN_EMOTIONS)
+    intent = classification_report([e.intent for e in bitext], intent_pred[n:], INTENTS)
+    goemo_pred = predict(model, [e.text for e in goemo], emotion_head="emotion_goemotions")["emotion"].argmax(1)
+    goemotions = multilabel_report([e.emotions for e in goemo], list(goemo_pred), EKMAN_EMOTIONS)
     return {
         "model_version": model.version,
         "device": model.device,
         "summary": {
+            "meld_dev_context_turns": turns,
             "meld_dev_emotion_weighted_f1": meld_emotion["weighted_f1"],
+            "meld_dev_emotion_weighted_f1_without_context": meld_alone["weighted_f1"],
             "meld_dev_sentiment_weighted_f1": meld_sentiment["weighted_f1"],
             "goemotions_ekman_test_macro_f1": goemotions["macro_f1"],
             "bitext_test_intent_accuracy": intent["accuracy"],
             "bitext_test_intent_macro_f1": intent["macro_f1"],
         },
         "meld_dev_emotion": meld_emotion,
+        "meld_dev_emotion_without_context": meld_alone,
         "meld_dev_sentiment": meld_sentiment,
         "goemotions_ekman_test": goemotions,
         "bitext_test_intent": intent,
