@@ -160,3 +160,19 @@ def test_window_is_usable_while_the_model_loads(qtbot, build, engines):
     assert window.role is Role.AGENT
     release.set()
     qtbot.waitUntil(lambda: window.model_ready, timeout=15000)
+
+
+def test_journal_errors_from_the_writer_thread_reach_the_banner(qtbot):
+    import threading
+
+    from assist.gui.worker import ErrorBridge
+
+    window = MainWindow()
+    qtbot.addWidget(window)
+    bridge = ErrorBridge()
+    bridge.error.connect(window.on_journal_error)
+    writer = threading.Thread(target=lambda: bridge.error.emit("The journal database is locked by another program."))
+    writer.start()
+    writer.join()
+    qtbot.waitUntil(lambda: "locked by another program" in window.banner.text(), timeout=5000)
+    assert window.banner.text().startswith("⚠ Journal:")

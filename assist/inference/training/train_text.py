@@ -1,8 +1,8 @@
 """``assist train text``: fine-tune MiniLM's top layers and the multi-task heads.
 
-The bottom ``SPLIT_LAYER`` layers stay frozen, so their outputs are computed once and
-cached; each epoch then only runs the top layers. That keeps a full run well under
-30 minutes on 2 CPU cores while still fine-tuning the encoder.
+The bottom ``split_layer`` layers stay frozen, so their outputs are computed once and
+cached; each epoch then only runs the tuned layers. That keeps a full run well under
+30 minutes on 2 CPU cores while still fine-tuning most of the encoder.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +19,7 @@ import numpy as np
 from assist.domain import EKMAN_EMOTIONS, ProgressState
 from assist.inference.encoder import SPLIT_LAYER, SplitMiniLM, mean_pool, pick_device, run_layers
 from assist.inference.text_model import build_heads, save_model
+from assist.inference.training.augment import augment_intents
 from assist.inference.training.data import (
     TextExample,
     load_bitext,
@@ -31,16 +32,18 @@ from assist.inference.training.data import (
 @dataclass
 class TrainOptions:
     seed: int = 7
-    epochs: int = 3
+    epochs: int = 4
     batch_size: int = 32
-    lr_layers: float = 5e-5
+    lr_layers: float = 3e-5
     lr_heads: float = 2e-3
-    goemotions_limit: int = 20000
-    bitext_limit: int = 9000
+    goemotions_limit: int = 8000
+    bitext_limit: int = 10000
     meld_limit: int = 0  # 0 = all of MELD train
     goemotions_weight: float = 0.5
     label_smoothing: float = 0.0
     average_from_epoch: int = 0  # 0 = off; else also try the mean of the weights from this epoch on
+    context_turns: int = 0  # >0: MELD utterances appear twice, with this many previous turns and alone
+    intent_augment: float = 0.3  # share of Bitext utterances also trained with frustrated/polite framing
     split_layer: int = SPLIT_LAYER
     device: str = "auto"
 
@@ -49,6 +52,7 @@ class TrainOptions:
 class CachedExample:
     example: TextExample
     hidden: Any  # fp16 tensor (tokens, 384): output of the frozen bottom
+    pool_len: int  # leading tokens that belong to the message (the rest is context)
 
 
 def _sample(items: list[TextExample], limit: int, rng: random.Random) -> list[TextExample]:
@@ -62,33 +66,44 @@ def cache_bottom(encoder: SplitMiniLM, examples: list[TextExample], state: Progr
     """Run the frozen bottom once per example (sorted by length to avoid padding)."""
     import torch
 
-    order = sorted(range(len(examples)), key=lambda i: len(examples[i].text))
+    # with-context and without-context rows are encoded apart (as at inference)
+    order = sorted(range(len(examples)), key=lambda i: (bool(examples[i].context), len(examples[i].text + examples[i].context)))
     cached: list[CachedExample | None] = [None] * len(examples)
+    batches = []
+    for start in range(0, len(order), batch_size):
+        idx = order[start : start + batch_size]
+        batches += [[i for i in idx if examples[i].context], [i for i in idx if not examples[i].context]]
     with torch.inference_mode():
-        for start in range(0, len(order), batch_size):
-            idx = order[start : start + batch_size]
-            batch = encoder.tokenize([examples[i].text or "." for i in idx])
+        for done_batches, idx in enumerate(batches, start=1):
+            if not idx:
+                continue
+            contexts = [examples[i].context for i in idx] if examples[idx[0]].context else None
+            batch = encoder.tokenize([examples[i].text or "." for i in idx], contexts)
             hidden = encoder.bottom(batch).half().cpu()
             lengths = batch.attention_mask.sum(1).tolist()
+            pools = batch.pool_mask.sum(1).tolist()
             for row, i in enumerate(idx):
-                cached[i] = CachedExample(examples[i], hidden[row, : int(lengths[row])].clone())
-            done = min(1.0, (start + batch_size) / len(order))
+                cached[i] = CachedExample(examples[i], hidden[row, : int(lengths[row])].clone(), int(pools[row]))
+            done = done_batches / len(batches)
             state.set_progress(span[0] + (span[1] - span[0]) * done, "encoding (frozen layers)")
             if state.is_cancelled():
                 raise KeyboardInterrupt("training cancelled")
     return [c for c in cached if c is not None]
 
 
-def _pad(items: list[CachedExample], device: str) -> tuple[Any, Any]:
+def _pad(items: list[CachedExample], device: str) -> tuple[Any, Any, Any]:
+    """Padded hidden states, attention mask (message + context) and pooling mask (message)."""
     import torch
 
     longest = max(c.hidden.shape[0] for c in items)
     hidden = torch.zeros(len(items), longest, items[0].hidden.shape[1])
     mask = torch.zeros(len(items), longest, dtype=torch.long)
+    pool = torch.zeros(len(items), longest, dtype=torch.long)
     for row, c in enumerate(items):
         hidden[row, : c.hidden.shape[0]] = c.hidden.float()
         mask[row, : c.hidden.shape[0]] = 1
-    return hidden.to(device), mask.to(device)
+        pool[row, : c.pool_len] = 1
+    return hidden.to(device), mask.to(device), pool.to(device)
 
 
 def make_batches(items: list[CachedExample], batch_size: int, rng: random.Random) -> list[list[CachedExample]]:
@@ -110,18 +125,18 @@ def batch_loss(logits: dict[str, Any], batch: list[CachedExample], opts: TrainOp
 
     device = logits["emotion"].device
     total = torch.zeros((), device=device)
-    emo_rows = [i for i, c in enumerate(batch) if c.example.emotions]
-    if emo_rows:
+    # MELD trains the conversation emotion head, GoEmotions its own head (their labels differ in meaning)
+    for head, source, weight in (("emotion", "meld", 1.0), ("emotion_goemotions", "goemotions", opts.goemotions_weight)):
+        emo_rows = [i for i, c in enumerate(batch) if c.example.emotions and c.example.source == source]
+        if not emo_rows:
+            continue
         target = torch.zeros(len(emo_rows), len(EKMAN_EMOTIONS), device=device)
-        weights = torch.ones(len(emo_rows), device=device)
         for r, i in enumerate(emo_rows):
             ids = batch[i].example.emotions
-            target[r, list(ids)] = 1.0 / len(ids)
-            if batch[i].example.source == "goemotions":
-                weights[r] = opts.goemotions_weight
+            target[r, list(ids)] = 1.0 / len(ids)  # GoEmotions is multi-label: soft targets
         target = target * (1 - opts.label_smoothing) + opts.label_smoothing / len(EKMAN_EMOTIONS)
-        logp = F.log_softmax(logits["emotion"][emo_rows], dim=-1)
-        total = total + (-(target * logp).sum(-1) * weights).sum() / weights.sum()
+        logp = F.log_softmax(logits[head][emo_rows], dim=-1)
+        total = total + weight * (-(target * logp).sum(-1)).mean()
     for task in ("sentiment", "intent"):
         rows = [i for i, c in enumerate(batch) if getattr(c.example, task) is not None]
         if rows:
@@ -134,13 +149,13 @@ def predict_cached(tuned: Any, heads: Any, items: list[CachedExample], device: s
     import torch
 
     tuned.eval(), heads.eval()
-    out: dict[str, list[np.ndarray]] = {"emotion": [], "sentiment": [], "intent": []}
+    out: dict[str, list[np.ndarray]] = {"emotion": [], "emotion_goemotions": [], "sentiment": [], "intent": []}
     order = sorted(range(len(items)), key=lambda i: items[i].hidden.shape[0])
     with torch.inference_mode():
         for start in range(0, len(order), 128):
             idx = order[start : start + 128]
-            hidden, mask = _pad([items[i] for i in idx], device)
-            logits = heads(mean_pool(run_layers(tuned, hidden, mask), mask))
+            hidden, mask, pool = _pad([items[i] for i in idx], device)
+            logits = heads(mean_pool(run_layers(tuned, hidden, mask), pool))
             for k in out:
                 out[k].append(torch.softmax(logits[k], -1).cpu().numpy())
     inverse = np.argsort(np.array(order))
@@ -182,10 +197,14 @@ def train_text(data_dir: Path, out_dir: Path, opts: TrainOptions | None = None,
     device = pick_device(opts.device)
 
     state.set_progress(0.0, "reading data")
-    meld_train, meld_valid = split_meld_train(load_meld(data_dir, "train"))
+    meld_train, meld_valid = split_meld_train(load_meld(data_dir, "train", opts.context_turns))
     bitext = load_bitext(data_dir)
-    train = (_sample(meld_train, opts.meld_limit, rng) + _sample(load_goemotions(data_dir, "train"),
-             opts.goemotions_limit, rng) + _sample(bitext["train"], opts.bitext_limit, rng))
+    meld_train = _sample(meld_train, opts.meld_limit, rng)
+    if opts.context_turns:
+        meld_train = meld_train + [replace(e, context="") for e in meld_train if e.context]
+    bitext_train = _sample(bitext["train"], opts.bitext_limit, rng)
+    train = (meld_train + _sample(load_goemotions(data_dir, "train"), opts.goemotions_limit, rng)
+             + bitext_train + augment_intents(bitext_train, rng, opts.intent_augment))
     valid = meld_valid + _sample(bitext["dev"], 1000, rng)
 
     encoder = SplitMiniLM(None, device, split=opts.split_layer)
@@ -210,8 +229,8 @@ def train_text(data_dir: Path, out_dir: Path, opts: TrainOptions | None = None,
     for epoch in range(opts.epochs):
         tuned.train(), heads.train()
         for batch in make_batches(cached_train, opts.batch_size, rng):
-            hidden, mask = _pad(batch, device)
-            loss = batch_loss(heads(mean_pool(run_layers(tuned, hidden, mask), mask)), batch, opts)
+            hidden, mask, pool = _pad(batch, device)
+            loss = batch_loss(heads(mean_pool(run_layers(tuned, hidden, mask), pool)), batch, opts)
             optimizer.zero_grad()
             loss.backward()
             torch.nn.utils.clip_grad_norm_(list(tuned.parameters()) + list(heads.parameters()), 1.0)
@@ -239,12 +258,14 @@ def train_text(data_dir: Path, out_dir: Path, opts: TrainOptions | None = None,
     tuned.load_state_dict(best[1]), heads.load_state_dict(best[2])
     summary = {
         "version": "text-" + dt.date.today().strftime("%Y%m%d"),
+        "context_turns": opts.context_turns,
         "trained_at": dt.datetime.now().isoformat(timespec="seconds"),
         "seed": opts.seed,
         "options": {k: v for k, v in vars(opts).items()},
         "train_examples": {"meld": sum(c.example.source == "meld" for c in cached_train),
                            "goemotions": sum(c.example.source == "goemotions" for c in cached_train),
-                           "bitext": sum(c.example.source == "bitext" for c in cached_train)},
+                           "bitext": sum(c.example.source == "bitext" for c in cached_train),
+                           "bitext_augmented": sum(c.example.source == "bitext-augmented" for c in cached_train)},
         "selection_history": history,
         "train_seconds": round(time.time() - began, 1),
         "train_device": device,
