@@ -83,12 +83,22 @@ def test_eval_csv_with_wrong_columns(tmp_path):
 
 def test_train_quick_writes_a_loadable_model(tmp_path):
     out = tmp_path / "text"
-    result = run_assist("train", "text", "--quick", "--out", str(out), timeout=600)
+    result = run_assist("train", "text", "--quick", "--out", str(out), "--set", "context_turns=1", timeout=600)
     assert result.returncode == 0, result.stderr
     summary = json.loads(result.stdout)
     assert summary["train_examples"]["meld"] > 0
+    assert json.loads((out / "config.json").read_text())["context_turns"] == 1
     analyzed = run_assist("analyze", "--text", "I love it", "--model-dir", str(out))
     assert analyzed.returncode == 0, analyzed.stderr
+
+
+def test_train_rejects_unknown_options(tmp_path):
+    result = run_assist("train", "text", "--quick", "--out", str(tmp_path), "--set", "bogus=1")
+    assert result.returncode != 0
+    assert "unknown training option 'bogus'" in result.stderr
+    result = run_assist("train", "text", "--quick", "--out", str(tmp_path), "--set", "epochs=many")
+    assert result.returncode != 0
+    assert "needs a int" in result.stderr
 
 
 def test_demo_offscreen_screenshot(tmp_path):

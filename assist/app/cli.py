@@ -62,7 +62,20 @@ def cmd_train_text(args: argparse.Namespace) -> int:
     from assist.inference.training.data import default_data_dir
     from assist.inference.training.train_text import TrainOptions, train_text
 
-    opts = TrainOptions(seed=args.seed, epochs=args.epochs, device=args.device)
+    opts = TrainOptions(device=args.device)
+    if args.seed is not None:
+        opts.seed = args.seed
+    if args.epochs is not None:
+        opts.epochs = args.epochs
+    for item in args.set or []:
+        key, _, value = item.partition("=")
+        if key not in TrainOptions.__dataclass_fields__ or key == "device":
+            return _fail(f"unknown training option {key!r}; known: {', '.join(TrainOptions.__dataclass_fields__)}")
+        kind = type(getattr(opts, key))
+        try:
+            setattr(opts, key, kind(value))
+        except ValueError:
+            return _fail(f"training option {key} needs a {kind.__name__}, got {value!r}")
     if args.quick:
         opts.epochs, opts.meld_limit, opts.goemotions_limit, opts.bitext_limit = 1, 300, 300, 300
     state, bar = _progress_bar("train text")
@@ -153,8 +166,10 @@ def build_parser() -> argparse.ArgumentParser:
     train_text = train.add_parser("text", help="text emotion / sentiment / intent model")
     train_text.add_argument("--data", help="shared data folder (default ../shared/data)")
     train_text.add_argument("--out", help="output folder (default models/text)")
-    train_text.add_argument("--epochs", type=int, default=3)
-    train_text.add_argument("--seed", type=int, default=7)
+    train_text.add_argument("--epochs", type=int, help="default: the recipe's (see TrainOptions)")
+    train_text.add_argument("--seed", type=int, help="default 7")
+    train_text.add_argument("--set", action="append", metavar="KEY=VALUE",
+                            help="override a recipe option, e.g. --set context_turns=2 (repeatable)")
     train_text.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     train_text.add_argument("--quick", action="store_true", help="tiny run to check the setup")
     train_text.set_defaults(func=cmd_train_text)
