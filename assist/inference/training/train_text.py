@@ -19,7 +19,7 @@ import numpy as np
 from assist.domain import EKMAN_EMOTIONS, ProgressState
 from assist.inference.encoder import SPLIT_LAYER, SplitMiniLM, mean_pool, pick_device, run_layers
 from assist.inference.text_model import build_heads, save_model
-from assist.inference.training.augment import augment_intents
+from assist.inference.training.augment import augment_intents, paraphrase_refunds
 from assist.inference.training.data import (
     TextExample,
     load_bitext,
@@ -39,11 +39,14 @@ class TrainOptions:
     goemotions_limit: int = 8000
     bitext_limit: int = 10000
     meld_limit: int = 0  # 0 = all of MELD train
+    meld_repeat: int = 1  # MELD utterances seen this many times per epoch (the app's emotion head)
     goemotions_weight: float = 0.5
     label_smoothing: float = 0.0
     average_from_epoch: int = 0  # 0 = off; else also try the mean of the weights from this epoch on
     context_turns: int = 0  # >0: MELD utterances appear twice, with this many previous turns and alone
     intent_augment: float = 0.3  # share of Bitext utterances also trained with frustrated/polite framing
+    weak_label_weight: float = 0.3  # loss weight of the framed copies' weak emotion/sentiment labels
+    refund_paraphrase: float = 0.5  # share of get_refund utterances also trained as "my money back" paraphrases
     split_layer: int = SPLIT_LAYER
     device: str = "auto"
 
@@ -126,7 +129,8 @@ def batch_loss(logits: dict[str, Any], batch: list[CachedExample], opts: TrainOp
     device = logits["emotion"].device
     total = torch.zeros((), device=device)
     # MELD trains the conversation emotion head, GoEmotions its own head (their labels differ in meaning)
-    for head, source, weight in (("emotion", "meld", 1.0), ("emotion_goemotions", "goemotions", opts.goemotions_weight)):
+    for head, source, weight in (("emotion", "meld", 1.0), ("emotion_goemotions", "goemotions", opts.goemotions_weight),
+                                 ("emotion", "bitext-augmented", opts.weak_label_weight)):
         emo_rows = [i for i, c in enumerate(batch) if c.example.emotions and c.example.source == source]
         if not emo_rows:
             continue
@@ -141,7 +145,12 @@ def batch_loss(logits: dict[str, Any], batch: list[CachedExample], opts: TrainOp
         rows = [i for i, c in enumerate(batch) if getattr(c.example, task) is not None]
         if rows:
             target = torch.tensor([getattr(batch[i].example, task) for i in rows], device=device)
-            total = total + F.cross_entropy(logits[task][rows], target, label_smoothing=opts.label_smoothing)
+            losses = F.cross_entropy(logits[task][rows], target, label_smoothing=opts.label_smoothing, reduction="none")
+            if task == "sentiment":  # the framed copies' sentiment is a weak label
+                weights = torch.tensor([opts.weak_label_weight if batch[i].example.source == "bitext-augmented" else 1.0
+                                        for i in rows], device=device)
+                losses = losses * weights
+            total = total + losses.mean()
     return total
 
 
@@ -204,12 +213,14 @@ def train_text(data_dir: Path, out_dir: Path, opts: TrainOptions | None = None,
         meld_train = meld_train + [replace(e, context="") for e in meld_train if e.context]
     bitext_train = _sample(bitext["train"], opts.bitext_limit, rng)
     train = (meld_train + _sample(load_goemotions(data_dir, "train"), opts.goemotions_limit, rng)
-             + bitext_train + augment_intents(bitext_train, rng, opts.intent_augment))
+             + bitext_train + augment_intents(bitext_train, rng, opts.intent_augment)
+             + paraphrase_refunds(bitext_train, rng, opts.refund_paraphrase))
     valid = meld_valid + _sample(bitext["dev"], 1000, rng)
 
     encoder = SplitMiniLM(None, device, split=opts.split_layer)
     cached_train = cache_bottom(encoder, train, state, (0.0, 0.25))
     cached_valid = cache_bottom(encoder, valid, state, (0.25, 0.3))
+    cached_train += [c for c in cached_train if c.example.source == "meld"] * (opts.meld_repeat - 1)
 
     tuned, heads = encoder.make_tuned_layers(), build_heads().to(device)
     optimizer = torch.optim.AdamW(
@@ -265,7 +276,8 @@ def train_text(data_dir: Path, out_dir: Path, opts: TrainOptions | None = None,
         "train_examples": {"meld": sum(c.example.source == "meld" for c in cached_train),
                            "goemotions": sum(c.example.source == "goemotions" for c in cached_train),
                            "bitext": sum(c.example.source == "bitext" for c in cached_train),
-                           "bitext_augmented": sum(c.example.source == "bitext-augmented" for c in cached_train)},
+                           "bitext_augmented": sum(c.example.source == "bitext-augmented" for c in cached_train),
+                           "bitext_paraphrased": sum(c.example.source == "bitext-paraphrased" for c in cached_train)},
         "selection_history": history,
         "train_seconds": round(time.time() - began, 1),
         "train_device": device,
