@@ -108,6 +108,12 @@ class TextModel:
         self.context_turns = int(self.config.get("context_turns", 0))
         torch.set_grad_enabled(False)
 
+    def weights_sha256(self) -> str:
+        """Fingerprint of the loaded weights file (ties reported metrics to an artifact)."""
+        import hashlib
+
+        return hashlib.sha256((self.model_dir / WEIGHTS_FILE).read_bytes()).hexdigest()
+
     def analyze(self, texts: list[str], contexts: list[str] | None = None,
                 emotion_head: str = "emotion") -> list[TextAnalysis]:
         """Analyse messages; ``contexts`` holds each one's previous turns (most recent first) or "".

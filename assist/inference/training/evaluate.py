@@ -92,6 +92,7 @@ def evaluate_text(model: TextModel, data_dir: Path, state: ProgressState | None 
     goemotions = multilabel_report([e.emotions for e in goemo], list(goemo_pred), EKMAN_EMOTIONS)
     return {
         "model_version": model.version,
+        "weights_sha256": model.weights_sha256(),
         "device": model.device,
         "summary": {
             "meld_dev_context_turns": turns,

@@ -268,7 +268,7 @@ def train_text(data_dir: Path, out_dir: Path, opts: TrainOptions | None = None,
     assert best is not None
     tuned.load_state_dict(best[1]), heads.load_state_dict(best[2])
     summary = {
-        "version": "text-" + dt.date.today().strftime("%Y%m%d"),
+        "version": "text-" + dt.datetime.now().strftime("%Y%m%d-%H%M"),
         "context_turns": opts.context_turns,
         "trained_at": dt.datetime.now().isoformat(timespec="seconds"),
         "seed": opts.seed,
