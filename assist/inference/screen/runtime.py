@@ -1,0 +1,53 @@
+"""Which onnxruntime execution providers to ask for: CUDA when it can really run, else CPU.
+
+``onnxruntime-gpu`` lists ``CUDAExecutionProvider`` as available even on a machine without a GPU or
+without the CUDA/cuDNN libraries; asking for it there makes onnxruntime log an error for every
+session and fall back to CPU. ``cuda_problem()`` checks the driver and the provider library first,
+quietly, and says why CUDA cannot be used. The engine still reports the provider its sessions
+actually got (onnxruntime has the last word).
+
+(This belongs in a shared ``assist.inference`` runtime module once the fusion engine needs it too.)
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import io
+import platform
+from functools import lru_cache
+from pathlib import Path
+
+CUDA = "CUDAExecutionProvider"
+CPU = "CPUExecutionProvider"
+
+
+@lru_cache(maxsize=1)
+def cuda_problem() -> str:
+    """"" when CUDA looks usable by onnxruntime, else a short reason (for logs and the status bar)."""
+    try:
+        import onnxruntime as ort
+    except ImportError:
+        return "onnxruntime is not installed"
+    if CUDA not in ort.get_available_providers():
+        return "this onnxruntime build has no CUDA provider"
+    if platform.system() != "Linux":
+        return ""  # let onnxruntime try; it falls back to CPU by itself
+    try:
+        ctypes.CDLL("libcuda.so.1")
+    except OSError:
+        return "no NVIDIA driver (libcuda.so.1 not found)"
+    with contextlib.suppress(Exception), contextlib.redirect_stdout(io.StringIO()):
+        ort.preload_dlls()  # CUDA/cuDNN from the nvidia-* wheels, when installed
+    provider_lib = Path(ort.__file__).parent / "capi" / "libonnxruntime_providers_cuda.so"
+    if provider_lib.exists():
+        try:
+            ctypes.CDLL(str(provider_lib))
+        except OSError as exc:
+            return f"CUDA libraries missing: {exc}"
+    return ""
+
+
+def onnx_providers(prefer_gpu: bool = True) -> list[str]:
+    """Providers in order of preference: ``[CUDA, CPU]`` when CUDA can run, else ``[CPU]``."""
+    return [CUDA, CPU] if prefer_gpu and not cuda_problem() else [CPU]
