@@ -141,3 +141,10 @@ def test_previous_turns_are_the_context(engines):
     c.submit("customer", "Thanks")
     assert seen[0] == [""]
     assert seen[1] == ["Sorry! Let me check. Hi, my order is late"]
+
+
+def test_engines_use_one_cpu_thread_for_interactive_inference(engines):
+    """2 OpenMP threads on 2 cores stall badly next to any busy process (see set_cpu_threads)."""
+    import torch
+
+    assert torch.get_num_threads() == 1

@@ -61,6 +61,19 @@ def pick_device(prefer: str = "auto") -> str:
     return "cpu"
 
 
+def set_cpu_threads(threads: int) -> None:
+    """Intra-op threads for torch on CPU (process-wide).
+
+    Interactive inference uses 1: one short message is too small to split across cores, and with
+    2 OpenMP threads on a 2-core laptop any other busy process (the softphone, a browser) makes the
+    threads wait on each other: measured here, one message took ~1,000 ms with 2 threads next to one
+    busy process and 20 ms with 1 thread. Training and batch evaluation keep torch's default.
+    """
+    import torch
+
+    torch.set_num_threads(max(1, int(threads)))
+
+
 @dataclass
 class Batch:
     input_ids: "torch.Tensor"

@@ -31,6 +31,7 @@ class EngineConfig:
     encoder_source: str | None = None
     kb_path: Path | None = None
     device: str = "auto"
+    cpu_threads: int = 1  # torch intra-op threads for per-message inference (see set_cpu_threads)
 
 
 @dataclass
@@ -50,6 +51,7 @@ class Engines:
 
 def load_engines(config: EngineConfig | None = None, state: ProgressState | None = None) -> Engines:
     """Load the text model and index the knowledge base. Raises ModelUnavailable / KnowledgeBaseError."""
+    from assist.inference.encoder import set_cpu_threads
     from assist.inference.text_model import TextModel
     from assist.replies.kb import load_kb
     from assist.replies.retrieval import Retriever
@@ -59,6 +61,7 @@ def load_engines(config: EngineConfig | None = None, state: ProgressState | None
     timings = {}
     start = time.perf_counter()
     state.set_progress(0.05, "loading text model")
+    set_cpu_threads(config.cpu_threads)
     model = TextModel(config.model_dir, config.encoder_source, config.device)
     model.analyze(["warm-up"])  # first call allocates; do it here, not on the first customer message
     timings["text_model_s"] = round(time.perf_counter() - start, 3)
