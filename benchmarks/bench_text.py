@@ -62,7 +62,7 @@ def percentile(values: list[float], q: float) -> float:
 
 
 def measure_gui(n: int, warmup: int = 20) -> dict:
-    from PySide6.QtCore import QElapsedTimer, QTimer
+    from PySide6.QtCore import QElapsedTimer, QObject, QTimer, Slot
     from PySide6.QtWidgets import QApplication
 
     from assist.app.gui_main import connect
@@ -112,10 +112,22 @@ def measure_gui(n: int, warmup: int = 20) -> dict:
         sent_at.append(clock.nsecsElapsed() / 1e6)
         window.send()
 
-    # on_insight is connected after the window's own slot, so "shown" is after the panels update
-    worker.insight_ready.connect(on_insight)
-    worker.session_started.connect(lambda _: send_next())
-    worker.ready.connect(lambda _: worker.request_start.emit("bench"))
+    class Driver(QObject):
+        """Lives on the GUI thread: worker signals reach it queued (a plain lambda would run in the worker)."""
+
+        @Slot(object)
+        def on_ready(self, _info: object) -> None:
+            worker.request_start.emit("bench")
+
+        @Slot(object)
+        def on_session(self, _session: object) -> None:
+            send_next()
+
+    driver = Driver()
+    worker.ready.connect(driver.on_ready)
+    worker.session_started.connect(driver.on_session)
+    # the window emits insight_shown on the GUI thread once every panel shows the Insight
+    window.insight_shown.connect(on_insight)
     ticker.timeout.connect(tick)
     ticker.start()
     thread.start()

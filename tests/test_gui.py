@@ -176,3 +176,29 @@ def test_journal_errors_from_the_writer_thread_reach_the_banner(qtbot):
     writer.join()
     qtbot.waitUntil(lambda: "locked by another program" in window.banner.text(), timeout=5000)
     assert window.banner.text().startswith("⚠ Journal:")
+
+
+def test_painting_does_not_drain_none_refcount(qtbot):
+    """PySide6 6.12.0 returned None from void methods without a reference; on Python 3.11 a long
+    session then aborts with 'none_dealloc'. Painting the charts must leave None's count alone."""
+    import gc
+    import sys
+
+    from PySide6.QtGui import QPixmap
+
+    from assist.gui.emotion_chart import EmotionBars, EmotionTimeline
+
+    timeline, bars = EmotionTimeline(), EmotionBars()
+    qtbot.addWidget(timeline), qtbot.addWidget(bars)
+    timeline.resize(400, 200), bars.resize(400, 200)
+    for i in range(20):
+        timeline.add_point({"anger": i / 20, "joy": 1 - i / 20})
+    bars.set_distribution({"anger": 0.7, "neutral": 0.3})
+    pixmap = QPixmap(400, 200)
+    gc.collect()
+    before = sys.getrefcount(None)
+    for _ in range(50):
+        timeline.render(pixmap)
+        bars.render(pixmap)
+    gc.collect()
+    assert sys.getrefcount(None) - before > -100
