@@ -9,7 +9,8 @@ what="${1:-demo}"
 PY="${PYTHON:-python3}"
 
 # System libraries for Qt (offscreen/xcb) and fonts; installed only when missing and we are root.
-APT_PACKAGES="libgl1 libegl1 libxkbcommon0 libxkbcommon-x11-0 libfontconfig1 libdbus-1-3 libglib2.0-0 fonts-dejavu-core"
+# pocketsphinx-testdata: real English speech clips used by the voice tests and benchmark
+APT_PACKAGES="libgl1 libegl1 libxkbcommon0 libxkbcommon-x11-0 libfontconfig1 libdbus-1-3 libglib2.0-0 fonts-dejavu-core pocketsphinx-testdata"
 missing=""
 for p in $APT_PACKAGES; do dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"; done
 if [ -n "$missing" ]; then
