@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from PySide6.QtCore import QPointF, QRectF, Qt
-from PySide6.QtGui import QColor, QFont, QPainter, QPainterPath, QPen
+from PySide6.QtGui import QColor, QFont, QPainter, QPen, QPolygonF
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
 from assist.domain import EKMAN_EMOTIONS
@@ -52,6 +52,9 @@ class EmotionBars(QWidget):
         painter.end()
 
 
+MAX_DOTS = 40
+
+
 class EmotionTimeline(QWidget):
     """Probability of each emotion over the customer's messages in this session."""
 
@@ -89,18 +92,19 @@ class EmotionTimeline(QWidget):
             return
         n = len(self.points)
         step = plot.width() / max(1, n - 1)
+        xs = [plot.left() + (i * step if n > 1 else plot.width() / 2) for i in range(n)]
+        dots = n <= MAX_DOTS  # a long session is drawn as lines only: one paint stays a few ms
         for emotion in EKMAN_EMOTIONS:
-            path = QPainterPath()
-            for i, point in enumerate(self.points):
-                x = plot.left() + (i * step if n > 1 else plot.width() / 2)
-                y = plot.bottom() - point.get(emotion, 0.0) * plot.height()
-                path.moveTo(x, y) if i == 0 else path.lineTo(x, y)
-                painter.setBrush(EMOTION_COLOURS[emotion])
-                painter.setPen(Qt.PenStyle.NoPen)
-                painter.drawEllipse(QPointF(x, y), 2.5, 2.5)
+            line = QPolygonF([QPointF(x, plot.bottom() - p.get(emotion, 0.0) * plot.height())
+                              for x, p in zip(xs, self.points)])
             painter.setBrush(Qt.BrushStyle.NoBrush)
             painter.setPen(QPen(EMOTION_COLOURS[emotion], 2 if emotion != "neutral" else 1))
-            painter.drawPath(path)
+            painter.drawPolyline(line)
+            if dots:
+                painter.setBrush(EMOTION_COLOURS[emotion])
+                painter.setPen(Qt.PenStyle.NoPen)
+                for i in range(line.size()):
+                    painter.drawEllipse(line.at(i), 2.5, 2.5)
         # x axis: message numbers; legend below
         painter.setPen(self.palette().text().color())
         painter.drawText(QRectF(plot.left(), plot.bottom() + 2, plot.width(), 14), Qt.AlignmentFlag.AlignCenter,
