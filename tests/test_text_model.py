@@ -110,3 +110,13 @@ def test_encoder_from_a_local_folder(tmp_path):
 def test_encoder_folder_without_config(tmp_path):
     with pytest.raises(ModelUnavailable, match="config.json"):
         TextModel(encoder_source=str(tmp_path))
+
+
+def test_loading_the_model_leaves_autograd_alone(text_model):
+    """Training code run later in the same thread (e.g. the voice model) needs gradients."""
+    import torch
+
+    from assist.inference.text_model import TextModel
+
+    TextModel()
+    assert torch.is_grad_enabled()

@@ -93,8 +93,6 @@ class TextModel:
         encoder_source: str | None = None,
         device: str = "auto",
     ) -> None:
-        import torch
-
         self.model_dir = Path(model_dir) if model_dir else default_model_dir()
         self.config = load_config(self.model_dir)
         self.device = pick_device(device)
@@ -106,7 +104,8 @@ class TextModel:
         self.heads = heads.eval().to(self.device)
         self.version = str(self.config.get("version", "unknown"))
         self.context_turns = int(self.config.get("context_turns", 0))
-        torch.set_grad_enabled(False)
+        # no global torch.set_grad_enabled(False): forwards run under inference_mode, and flipping the
+        # thread's grad mode here broke training code run later in the same thread
 
     def weights_sha256(self) -> str:
         """Fingerprint of the loaded weights file (ties reported metrics to an artifact)."""
