@@ -143,8 +143,28 @@ def test_previous_turns_are_the_context(engines):
     assert seen[1] == ["Sorry! Let me check. Hi, my order is late"]
 
 
-def test_engines_use_one_cpu_thread_for_interactive_inference(engines):
-    """2 OpenMP threads on 2 cores stall badly next to any busy process (see set_cpu_threads)."""
+def test_engines_run_the_int8_onnx_model_on_one_thread(engines):
+    """The shipped default: onnxruntime, one intra-op thread (2 threads on 2 cores stall next to any busy
+    process, see set_cpu_threads), and neither torch nor transformers loaded by the app's engines."""
+    import subprocess
+    import sys
+
+    assert engines.text.backend == "onnx"
+    assert engines.provider in {"CPUExecutionProvider", "CUDAExecutionProvider"}
+    assert engines.text.session.get_session_options().intra_op_num_threads == 1
+    code = ("import sys; from assist.pipeline.engines import load_engines; load_engines(); "
+            "print(sorted(m for m in ('torch', 'transformers') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+def test_torch_backend_uses_one_cpu_thread():
     import torch
 
-    assert torch.get_num_threads() == 1
+    from assist.pipeline.engines import EngineConfig, load_engines
+
+    engines = load_engines(EngineConfig(backend="torch"))
+    assert engines.text.backend == "torch" and torch.get_num_threads() == 1
+    turn = SessionController(engines)
+    turn.start_session()
+    assert turn.submit("customer", "I want my money back NOW, the package is late again").insight.emotion.label == "anger"

@@ -30,8 +30,22 @@ def test_bitext_held_out_intent_accuracy_meets_the_target(text_model):
     assert report["accuracy"] >= 0.90
 
 
-def test_the_model_card_metrics_belong_to_the_shipped_model(text_model):
-    metrics = json.loads((default_model_dir() / "metrics.json").read_text())
-    assert metrics["weights_sha256"] == text_model.weights_sha256()
+@pytest.mark.parametrize("backend, metrics_file", [("torch", "metrics.json"), ("onnx", "metrics_onnx.json")])
+def test_the_model_card_metrics_belong_to_the_shipped_model(backend: str, metrics_file: str):
+    import hashlib
+
+    from assist.inference.text_onnx import ONNX_FILE
+
+    metrics = json.loads((default_model_dir() / metrics_file).read_text())
+    shipped = default_model_dir() / ("weights.safetensors" if backend == "torch" else ONNX_FILE)
+    assert metrics["weights_sha256"] == hashlib.sha256(shipped.read_bytes()).hexdigest()
     card = (default_model_dir() / "MODEL_CARD.md").read_text()
     assert f"{metrics['summary']['meld_dev_emotion_weighted_f1']:.4f}" in card
+
+
+def test_the_onnx_file_was_exported_from_the_shipped_weights():
+    import hashlib
+
+    config = json.loads((default_model_dir() / "config.json").read_text())
+    weights = (default_model_dir() / "weights.safetensors").read_bytes()
+    assert config["onnx"]["source_weights_sha256"] == hashlib.sha256(weights).hexdigest()

@@ -225,7 +225,7 @@ def test_reader_reports_the_provider_it_runs_on(reader):
 
 
 def test_provider_choice_is_consistent_with_the_cuda_check():
-    from assist.inference.screen.runtime import cuda_problem, onnx_providers
+    from assist.inference.runtime import cuda_problem, onnx_providers
 
     if cuda_problem():
         assert onnx_providers() == ["CPUExecutionProvider"]
@@ -236,8 +236,8 @@ def test_provider_choice_is_consistent_with_the_cuda_check():
 
 @pytest.mark.slow
 def test_asking_for_cuda_reports_the_provider_really_used():
+    from assist.inference.runtime import cuda_problem
     from assist.inference.screen import ScreenReader
-    from assist.inference.screen.runtime import cuda_problem
 
     forced = ScreenReader(providers=["CUDAExecutionProvider", "CPUExecutionProvider"], threads=1)
     expected = "CPUExecutionProvider" if cuda_problem() else "CUDAExecutionProvider"

@@ -43,7 +43,7 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     if args.text is None:
         text = sys.stdin.buffer.read()
     try:
-        engines = load_engines(EngineConfig(model_dir=args.model_dir, device=args.device))
+        engines = load_engines(EngineConfig(model_dir=args.model_dir, device=args.device, backend=args.backend))
     except (ModelUnavailable, KnowledgeBaseError) as exc:
         return _fail(str(exc))
     controller = SessionController(engines)
@@ -91,12 +91,12 @@ def cmd_train_text(args: argparse.Namespace) -> int:
 
 def cmd_eval_text(args: argparse.Namespace) -> int:
     from assist.inference.errors import ModelUnavailable
-    from assist.inference.text_model import TextModel
+    from assist.inference.text_onnx import load_text_model
     from assist.inference.training.data import default_data_dir
     from assist.inference.training.evaluate import evaluate_csv, evaluate_text
 
     try:
-        model = TextModel(args.model_dir, device=args.device)
+        model = load_text_model(args.model_dir, device=args.device, backend=args.backend, threads=args.threads)
     except ModelUnavailable as exc:
         return _fail(str(exc))
     state, bar = _progress_bar("eval text")
@@ -113,6 +113,22 @@ def cmd_eval_text(args: argparse.Namespace) -> int:
     if args.output:
         Path(args.output).write_text(text + "\n", encoding="utf-8")
     print(text)
+    return 0
+
+
+def cmd_export_text(args: argparse.Namespace) -> int:
+    from assist.inference.errors import ModelUnavailable
+    from assist.inference.text_model import default_model_dir
+    from assist.inference.text_onnx import export_text_onnx, record_export
+
+    model_dir = Path(args.model_dir or default_model_dir())
+    try:
+        facts = export_text_onnx(model_dir, quantize=not args.fp32)
+    except ModelUnavailable as exc:
+        return _fail(str(exc))
+    if not args.fp32:
+        record_export(model_dir, facts)
+    print(json.dumps(facts, indent=2))
     return 0
 
 
@@ -148,6 +164,11 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--screenshot", help="save a PNG of the window at the end (demo)")
         p.add_argument("--model-dir", type=Path)
         p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+        backend_option(p)
+
+    def backend_option(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--backend", default="auto", choices=["auto", "onnx", "torch"],
+                       help="text model runtime: onnx (int8, shipped), torch, or auto (onnx when usable)")
 
     run = sub.add_parser("run", help="open the app (default)")
     gui_options(run)
@@ -160,6 +181,7 @@ def build_parser() -> argparse.ArgumentParser:
     analyze.add_argument("--text", help="the message (default: read stdin)")
     analyze.add_argument("--model-dir", type=Path)
     analyze.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    backend_option(analyze)
     analyze.set_defaults(func=cmd_analyze)
 
     train = sub.add_parser("train", help="train models").add_subparsers(dest="what", required=True)
@@ -183,7 +205,15 @@ def build_parser() -> argparse.ArgumentParser:
     eval_text.add_argument("--model-dir", type=Path)
     eval_text.add_argument("--output", help="also write the JSON here")
     eval_text.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    eval_text.add_argument("--threads", type=int, default=2, help="CPU threads for evaluation")
+    backend_option(eval_text)
     eval_text.set_defaults(func=cmd_eval_text)
+
+    export = sub.add_parser("export", help="export models to ONNX").add_subparsers(dest="what", required=True)
+    export_text = export.add_parser("text", help="models/text -> text.int8.onnx (needs torch)")
+    export_text.add_argument("--model-dir", type=Path)
+    export_text.add_argument("--fp32", action="store_true", help="write text.fp32.onnx only (not used by the app)")
+    export_text.set_defaults(func=cmd_export_text)
 
     kb = sub.add_parser("kb", help="knowledge base").add_subparsers(dest="what", required=True)
     kb_import = kb.add_parser("import", help="import ABCD guidelines.json into the bundled KB")

@@ -46,7 +46,7 @@ def run_gui(args: argparse.Namespace) -> int:
     else:
         window.set_journal_status(str(getattr(journal, "path", args.db)))
 
-    config = EngineConfig(model_dir=args.model_dir, device=args.device)
+    config = EngineConfig(model_dir=args.model_dir, device=args.device, backend=args.backend)
     worker = PipelineWorker(
         load_engines=lambda state: load_engines(config, state),
         make_controller=lambda engines: SessionController(

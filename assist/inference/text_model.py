@@ -75,7 +75,7 @@ def join_context(previous: list[str], turns: int) -> str:
     return " ".join(reversed(previous[-turns:])) if turns > 0 else ""
 
 
-def _clean_context(context: str | None) -> str:
+def clean_context(context: str | None) -> str:
     if not context:
         return ""
     try:
@@ -104,6 +104,9 @@ class TextModel:
         self.heads = heads.eval().to(self.device)
         self.version = str(self.config.get("version", "unknown"))
         self.context_turns = int(self.config.get("context_turns", 0))
+        self.backend = "torch"
+        self.provider = f"torch ({self.device})"
+        self.fallback_reason = ""  # set by load_text_model when ONNX was wanted but could not be used
         # no global torch.set_grad_enabled(False): forwards run under inference_mode, and flipping the
         # thread's grad mode here broke training code run later in the same thread
 
@@ -122,7 +125,7 @@ class TextModel:
         """
         start = time.perf_counter()
         cleaned = [clean_text(t) for t in texts]
-        context_list = [_clean_context(c) for c in contexts] if contexts else [""] * len(texts)
+        context_list = [clean_context(c) for c in contexts] if contexts else [""] * len(texts)
         results: list[TextAnalysis | None] = [None] * len(texts)
         # rows with and without context are encoded apart, so a message alone keeps the plain format
         for group in ([i for i, c in enumerate(context_list) if c], [i for i, c in enumerate(context_list) if not c]):

@@ -31,7 +31,8 @@ class EngineConfig:
     encoder_source: str | None = None
     kb_path: Path | None = None
     device: str = "auto"
-    cpu_threads: int = 1  # torch intra-op threads for per-message inference (see set_cpu_threads)
+    backend: str = "auto"  # onnx (int8, the shipped default), torch, or auto: onnx when its file is usable
+    cpu_threads: int = 1  # intra-op threads for per-message inference (see encoder.set_cpu_threads)
 
 
 @dataclass
@@ -45,14 +46,18 @@ class Engines:
         return self.text.device
 
     @property
+    def provider(self) -> str:
+        """Where the text model runs, for the status bar (e.g. CPUExecutionProvider, torch (cpu))."""
+        return str(getattr(self.text, "provider", self.text.device))
+
+    @property
     def versions(self) -> dict[str, str]:
         return {"text": self.text.version, "kb": f"{len(self.retriever.entries)} entries"}  # type: ignore[attr-defined]
 
 
 def load_engines(config: EngineConfig | None = None, state: ProgressState | None = None) -> Engines:
     """Load the text model and index the knowledge base. Raises ModelUnavailable / KnowledgeBaseError."""
-    from assist.inference.encoder import set_cpu_threads
-    from assist.inference.text_model import TextModel
+    from assist.inference.text_onnx import load_text_model
     from assist.replies.kb import load_kb
     from assist.replies.retrieval import Retriever
 
@@ -61,8 +66,12 @@ def load_engines(config: EngineConfig | None = None, state: ProgressState | None
     timings = {}
     start = time.perf_counter()
     state.set_progress(0.05, "loading text model")
-    set_cpu_threads(config.cpu_threads)
-    model = TextModel(config.model_dir, config.encoder_source, config.device)
+    model = load_text_model(config.model_dir, config.encoder_source, config.device, config.backend,
+                            config.cpu_threads)
+    if model.backend == "torch":
+        from assist.inference.encoder import set_cpu_threads
+
+        set_cpu_threads(config.cpu_threads)
     model.analyze(["warm-up"])  # first call allocates; do it here, not on the first customer message
     timings["text_model_s"] = round(time.perf_counter() - start, 3)
     state.set_progress(0.7, "indexing knowledge base")

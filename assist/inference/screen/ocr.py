@@ -33,10 +33,10 @@ from typing import Any
 import numpy as np
 
 from assist.inference.errors import ModelUnavailable
+from assist.inference.runtime import CPU, CUDA, cuda_problem, onnx_providers
 from assist.inference.screen.entities import Entity, extract_entities
 from assist.inference.screen.layout import reading_order
 from assist.inference.screen.preprocess import MAX_SIDE, UPSCALE_BELOW, ImageSource, PreparedImage, prepare
-from assist.inference.screen.runtime import CPU, CUDA, cuda_problem, onnx_providers
 
 log = logging.getLogger(__name__)
 

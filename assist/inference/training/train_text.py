@@ -284,5 +284,11 @@ def train_text(data_dir: Path, out_dir: Path, opts: TrainOptions | None = None,
         "torch_threads": torch.get_num_threads(),
     }
     save_model(out_dir, tuned, heads, opts.split_layer, summary)
+    state.set_progress(0.98, "exporting ONNX (int8)")
+    from assist.inference.text_onnx import export_text_onnx, record_export
+
+    export_started = time.time()
+    record_export(out_dir, export_text_onnx(out_dir))
+    summary["onnx_export_seconds"] = round(time.time() - export_started, 1)
     state.set_progress(1.0, "saved")
     return summary

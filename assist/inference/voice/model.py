@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from assist.inference.errors import BadInput, InferenceError, ModelUnavailable
+from assist.inference.runtime import onnx_providers
 from assist.inference.voice.audio import MAX_SECONDS, load_audio, prepare_audio
 from assist.inference.voice.emodb import to_app_distribution
 from assist.inference.voice.features import Prosody, VoiceFeatures, features_from_audio
@@ -25,7 +26,6 @@ CONFIG_FILE = "config.json"
 # where each class sits on the arousal axis (circumplex placements, approximate): arousal = expected value
 AROUSAL = {"anger": 0.9, "boredom": 0.1, "disgust": 0.5, "fear": 0.8, "joy": 0.75, "neutral": 0.35,
            "sadness": 0.2, "surprise": 0.85}
-ONNX_PROVIDERS = ("CUDAExecutionProvider", "CPUExecutionProvider")
 
 
 def default_model_dir() -> Path:
@@ -56,14 +56,6 @@ class VoiceAnalysis:
         if not self.speech_present:
             return "no speech"
         return f"voice: {self.label}"
-
-
-def onnx_providers() -> list[str]:
-    """CUDA then CPU, limited to what this onnxruntime build offers."""
-    import onnxruntime
-
-    available = set(onnxruntime.get_available_providers())
-    return [p for p in ONNX_PROVIDERS if p in available]
 
 
 def load_config(model_dir: Path) -> dict[str, Any]:

@@ -6,7 +6,7 @@ session and fall back to CPU. ``cuda_problem()`` checks the driver and the provi
 quietly, and says why CUDA cannot be used. The engine still reports the provider its sessions
 actually got (onnxruntime has the last word).
 
-(This belongs in a shared ``assist.inference`` runtime module once the fusion engine needs it too.)
+Shared by every onnxruntime engine (text, voice, screen, fusion).
 """
 
 from __future__ import annotations
