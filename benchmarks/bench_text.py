@@ -31,7 +31,7 @@ LOAD_SNIPPET = """
 import time; t = time.perf_counter()
 from assist.pipeline.engines import load_engines
 e = load_engines()
-print(time.perf_counter() - t, e.device)
+print(time.perf_counter() - t, e.provider)
 """
 
 
@@ -142,6 +142,8 @@ def measure_gui(n: int, warmup: int = 20) -> dict:
                         "p95": round(percentile(model_ms[warmup:], 0.95), 1)},
         "gui_stall_max_ms": round(max(0.0, state["max_gap"] - 5.0), 1),
         "device": engines.device,
+        "provider": engines.provider,
+        "text_backend": engines.text.backend,
     }
 
 

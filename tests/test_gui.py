@@ -69,7 +69,7 @@ def test_customer_message_fills_every_panel(qtbot, app_parts):
     assert window.bars.probabilities["anger"] == insight.emotion.probabilities["anger"]
     assert len(window.timeline.points) == 1
     assert "third time" in window.conversation.toPlainText()
-    assert window.device_label.text() in {"Device: CPU", "Device: CUDA"}
+    assert window.device_label.text() in {"Device: CPU (onnxruntime)", "Device: CUDA (onnxruntime)"}
     assert window.model_status.text().startswith("Model: ready")
 
 
@@ -202,3 +202,51 @@ def test_painting_does_not_drain_none_refcount(qtbot):
         bars.render(pixmap)
     gc.collect()
     assert sys.getrefcount(None) - before > -100
+
+
+def test_fallback_to_pytorch_is_said_in_the_window(qtbot):
+    from assist.gui.main_window import MainWindow
+
+    window = MainWindow()
+    qtbot.addWidget(window)
+    window.on_ready({"device": "cpu", "versions": {"text": "t"}, "load_seconds": {}, "provider": "torch (cpu)",
+                     "note": "text.int8.onnx not found"})
+    assert window.device_label.text() == "Device: CPU (PyTorch)"
+    assert not window.banner.isHidden() and "text.int8.onnx not found" in window.banner.text()
+
+
+def test_a_new_insight_does_not_resize_badges_or_notes(qtbot, app_parts):
+    """Badges and notes keep their size: a size change re-laid out and repainted the whole window."""
+    window, worker, journal = app_parts
+    widgets = (window.emotion_badge, window.sentiment_badge, window.intent_badge, window.escalation_badge,
+               window.escalation_reasons, window.notes)
+    send(qtbot, window, worker, Role.CUSTOMER, "ok")
+    sizes = [w.size() for w in widgets]
+    send(qtbot, window, worker, Role.CUSTOMER,
+         "This is ridiculous, I want to cancel my account and I'm calling my lawyer!!! 😡")
+    assert [w.size() for w in widgets] == sizes
+
+
+def test_long_session_timeline_is_averaged_and_cached(qtbot):
+    from PySide6.QtGui import QPixmap
+
+    from assist.gui.emotion_chart import EmotionTimeline, bucket_means
+
+    points = [{"anger": (i % 2) * 1.0, "joy": 1.0 - (i % 2)} for i in range(10)]
+    means, group = bucket_means(points, 5)
+    assert group == 2 and len(means) == 5 and all(abs(m["anger"] - 0.5) < 1e-9 for m in means)
+    assert bucket_means(points, 20) == (points, 1)
+
+    timeline = EmotionTimeline()
+    qtbot.addWidget(timeline)
+    timeline.resize(400, 200)
+    for i in range(1000):
+        timeline.add_point({"anger": (i % 3) / 2, "neutral": 1 - (i % 3) / 2})
+    pixmap = QPixmap(400, 200)
+    timeline.render(pixmap)
+    cached = timeline._cache
+    assert cached is not None
+    timeline.render(pixmap)
+    assert timeline._cache is cached  # a repaint without new data only copies the cached picture
+    timeline.add_point({"joy": 1.0})
+    assert timeline._cache is None

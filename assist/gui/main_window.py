@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QAction, QKeySequence, QShortcut
+from PySide6.QtGui import QAction, QFont, QFontMetrics, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QGroupBox,
     QHBoxLayout,
@@ -96,6 +96,7 @@ class MainWindow(QMainWindow):
         self.notes = QLabel()
         self.notes.setWordWrap(True)
         self.notes.setStyleSheet("color:#8a6d3b")
+        self._fix_geometry()
         self.bars = EmotionBars()
         self.timeline = EmotionTimeline()
         emotion_box = QGroupBox("Customer emotion")
@@ -151,6 +152,29 @@ class MainWindow(QMainWindow):
         status.addPermanentWidget(self.journal_label)
         status.addPermanentWidget(self.device_label)
         self._update_role_button()
+
+    def _fix_geometry(self) -> None:
+        """Sizes that do not change with each Insight: a badge or note that grew or shrank re-laid out and
+        repainted the whole window on every customer message (about half the GUI time per message)."""
+        from assist.domain import EKMAN_EMOTIONS, SENTIMENTS
+        from assist.inference.labels import INTENTS
+
+        bold = QFont(self.font())
+        bold.setBold(True)
+        metrics = QFontMetrics(bold)
+        longest = {
+            self.emotion_badge: [f"{e} 100%" for e in EKMAN_EMOTIONS],
+            self.sentiment_badge: [f"{s} 100%" for s in SENTIMENTS],
+            self.intent_badge: [f"{i.replace('_', ' ')} 100%" for i in INTENTS],
+            self.escalation_badge: [f"escalation {level} (0.00)" for level in ESCALATION_STYLE],
+        }
+        for badge, texts in longest.items():
+            badge.setFixedWidth(max(metrics.horizontalAdvance(t) for t in texts) + 24)
+            badge.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        two_lines = 2 * QFontMetrics(self.font()).lineSpacing() + 4
+        for label in (self.escalation_reasons, self.notes):
+            label.setFixedHeight(two_lines)
+            label.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop)
 
     def _shortcuts(self) -> None:
         for keys in ("Ctrl+Return", "Ctrl+Enter"):
@@ -245,7 +269,12 @@ class MainWindow(QMainWindow):
         self.load_progress.hide()
         seconds = sum(info.get("load_seconds", {}).values())
         self.model_status.setText(f"Model: ready ({info['versions'].get('text', '?')}, loaded in {seconds:.1f} s)")
-        self.device_label.setText(f"Device: {info['device'].upper()}")
+        provider = str(info.get("provider", ""))
+        runtime = "onnxruntime" if "ExecutionProvider" in provider else "PyTorch"
+        self.device_label.setText(f"Device: {info['device'].upper()} ({runtime})")
+        self.device_label.setToolTip(f"Text model runtime: {provider or 'unknown'}")
+        if info.get("note"):
+            self.show_error(f"The fast ONNX text model is not used ({info['note']}); running the slower PyTorch model.")
         self.start_action.setEnabled(True)
 
     def on_load_failed(self, message: str) -> None:
