@@ -9,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from tests.conftest import REPO
@@ -56,6 +57,19 @@ def test_analyze_missing_model_fails_with_a_message(tmp_path):
     result = run_assist("analyze", "--text", "hi", "--model-dir", str(tmp_path / "missing"))
     assert result.returncode == 2
     assert "model is missing" in result.stderr
+
+
+def test_analyze_corrupt_model_fails_with_a_message(tmp_path):
+    import shutil
+
+    from assist.inference.text_model import default_model_dir
+
+    target = tmp_path / "text"
+    shutil.copytree(default_model_dir(), target)
+    (target / "text.int8.onnx").write_bytes(b"\x08\x07garbage" * 1000)
+    result = run_assist("analyze", "--text", "hi", "--model-dir", str(target))
+    assert result.returncode == 2
+    assert "corrupt" in result.stderr and "text.int8.onnx" in result.stderr
 
 
 def test_eval_on_a_user_csv(tmp_path):
@@ -114,3 +128,43 @@ def test_demo_offscreen_screenshot(tmp_path):
     image = QImage(str(shot))
     assert image.width() >= 1000 and image.height() >= 600
     assert Path(db).exists()
+
+
+def test_eval_voice_on_a_csv_of_emodb_files(tmp_path):
+    from tests.conftest import data_dir
+
+    clips = sorted((data_dir() / "emodb" / "wav").glob("*.wav"))[:6]
+    if not clips:
+        pytest.skip("EmoDB not present")
+    from assist.inference.voice.emodb import parse_name
+
+    lines = ["path,label"] + [f"{c},{parse_name(c.name)[2]}" for c in clips]
+    (tmp_path / "clips.csv").write_text("\n".join(lines) + "\n")
+    result = run_assist("eval", "voice", "--csv", str(tmp_path / "clips.csv"))
+    assert result.returncode == 0, result.stderr
+    out = json.loads(result.stdout)
+    assert out["scored"] == 6 and 0 <= out["uar"] <= 1 and "leave-one-speaker-out" in out["note"]
+
+
+def test_eval_voice_needs_a_source():
+    result = run_assist("eval", "voice")
+    assert result.returncode == 2 and "--wav-dir" in result.stderr
+
+
+def test_eval_screen_on_rendered_screens_with_truth(tmp_path):
+    import cv2
+
+    from assist.inference.screen.synthetic import OrderPage, render_order_page
+
+    page = OrderPage()
+    cv2.imwrite(str(tmp_path / "order.png"), render_order_page(page))
+    (tmp_path / "blank.png").write_bytes(cv2.imencode(".png", 255 * np.ones((300, 400, 3), np.uint8))[1].tobytes())
+    (tmp_path / "broken.png").write_bytes(b"not a png")
+    truth = tmp_path / "truth.json"
+    truth.write_text(json.dumps({"order.png": ["Wireless Headphones", "Delayed", "$59.99"]}))
+    result = run_assist("eval", "screen", "--dir", str(tmp_path), "--truth", str(truth))
+    assert result.returncode == 0, result.stderr
+    out = json.loads(result.stdout)
+    assert out["images"] == 3 and out["expected_strings_found"] == 1.0
+    rows = {r["file"]: r for r in out["per_image"]}
+    assert "error" in rows["broken.png"] and "no text found" in rows["blank.png"]["note"]
