@@ -39,6 +39,8 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     from assist.pipeline.engines import EngineConfig, load_engines
     from assist.replies.kb import KnowledgeBaseError
 
+    if args.wav or args.image or args.context:
+        return cmd_analyze_multimodal(args)
     text: str | bytes = args.text
     if args.text is None:
         text = sys.stdin.buffer.read()
@@ -54,6 +56,51 @@ def cmd_analyze(args: argparse.Namespace) -> int:
         return _fail(str(exc))
     assert turn.insight is not None
     print(json.dumps(turn.insight.to_dict(), indent=2, ensure_ascii=False))
+    return 0
+
+
+def cmd_analyze_multimodal(args: argparse.Namespace) -> int:
+    """Text (+ previous turns) + voice + screenshot through the encoders and the fusion model."""
+    from assist.inference.errors import BadInput, InferenceError, ModelUnavailable
+    from assist.pipeline.multimodal import MultimodalAnalyzer
+
+    for path in (args.wav, args.image):
+        if path and not Path(path).is_file():
+            return _fail(f"File not found: {path}")
+    try:
+        analyzer = MultimodalAnalyzer()
+        image = args.image  # the screen reader decodes files itself (clear BadInput when it cannot)
+        context = [(turn, False) for turn in reversed(args.context or [])]  # most recent first
+        result = analyzer.analyze_turn(args.text, args.wav, image, context)
+    except (ModelUnavailable, BadInput, InferenceError) as exc:
+        return _fail(str(exc))
+    print(json.dumps(result.to_dict(), indent=2, ensure_ascii=False))
+    return 0
+
+
+def cmd_train_fusion(args: argparse.Namespace) -> int:
+    from assist.inference.fusion.model import default_model_dir
+    from assist.inference.training.data import default_data_dir
+    from assist.inference.training.train_fusion import FusionTrainOptions, train_fusion
+
+    opts = FusionTrainOptions()
+    for item in args.set or []:
+        key, _, value = item.partition("=")
+        if key not in FusionTrainOptions.__dataclass_fields__:
+            return _fail(f"unknown fusion option {key!r}; known: {', '.join(FusionTrainOptions.__dataclass_fields__)}")
+        kind = type(getattr(opts, key))
+        try:
+            setattr(opts, key, kind(value))
+        except ValueError:
+            return _fail(f"fusion option {key} needs a {kind.__name__}, got {value!r}")
+    state, bar = _progress_bar("train fusion")
+    try:
+        summary = train_fusion(Path(args.data or default_data_dir()), Path(args.out or default_model_dir()), opts, state)
+    except FileNotFoundError as exc:
+        return _fail(str(exc))
+    finally:
+        bar.close()
+    print(json.dumps(summary, indent=2))
     return 0
 
 
@@ -116,6 +163,51 @@ def cmd_eval_text(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_eval_voice(args: argparse.Namespace) -> int:
+    from assist.inference.errors import ModelUnavailable
+    from assist.inference.training.evaluate_media import evaluate_voice, voice_items
+
+    if args.loso:
+        from assist.inference.training.data import default_data_dir
+        from assist.inference.training.train_voice import evaluate_voice_loso
+
+        state, bar = _progress_bar("eval voice (LOSO)")
+        try:
+            result = evaluate_voice_loso(Path(args.data or default_data_dir()), state=state)
+        except FileNotFoundError as exc:
+            return _fail(str(exc))
+        finally:
+            bar.close()
+    else:
+        if not args.wav_dir and not args.csv:
+            return _fail("give --wav-dir DIR (EmoDB file names), --csv FILE (path,label) or --loso")
+        state, bar = _progress_bar("eval voice")
+        try:
+            items = voice_items(Path(args.wav_dir) if args.wav_dir else None, Path(args.csv) if args.csv else None)
+            result = evaluate_voice(items, state)
+        except (ValueError, OSError, ModelUnavailable) as exc:
+            return _fail(str(exc))
+        finally:
+            bar.close()
+    print(json.dumps(result, indent=2))
+    return 0
+
+
+def cmd_eval_screen(args: argparse.Namespace) -> int:
+    from assist.inference.errors import ModelUnavailable
+    from assist.inference.training.evaluate_media import evaluate_screen
+
+    state, bar = _progress_bar("eval screen")
+    try:
+        result = evaluate_screen(Path(args.dir), Path(args.truth) if args.truth else None, state)
+    except (ValueError, OSError, ModelUnavailable) as exc:
+        return _fail(str(exc))
+    finally:
+        bar.close()
+    print(json.dumps(result, indent=2))
+    return 0
+
+
 def cmd_export_text(args: argparse.Namespace) -> int:
     from assist.inference.errors import ModelUnavailable
     from assist.inference.text_model import default_model_dir
@@ -165,6 +257,8 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--model-dir", type=Path)
         p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
         backend_option(p)
+        p.add_argument("--fusion", action="store_true",
+                       help="read each chat message with its previous turns (models/fusion; see its model card)")
 
     def backend_option(p: argparse.ArgumentParser) -> None:
         p.add_argument("--backend", default="auto", choices=["auto", "onnx", "torch"],
@@ -179,6 +273,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     analyze = sub.add_parser("analyze", help="print the Insight for one customer message as JSON")
     analyze.add_argument("--text", help="the message (default: read stdin)")
+    analyze.add_argument("--wav", help="the customer's voice for this turn (WAV/FLAC/OGG): fused analysis")
+    analyze.add_argument("--image", help="a screenshot the agent took (PNG/JPEG...): fused analysis")
+    analyze.add_argument("--context", action="append", metavar="TURN",
+                         help="a previous turn of the conversation, oldest first (repeatable): fused analysis")
     analyze.add_argument("--model-dir", type=Path)
     analyze.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     backend_option(analyze)
@@ -196,6 +294,12 @@ def build_parser() -> argparse.ArgumentParser:
     train_text.add_argument("--quick", action="store_true", help="tiny run to check the setup")
     train_text.set_defaults(func=cmd_train_text)
 
+    train_fusion = train.add_parser("fusion", help="multimodal fusion model (text, context, voice, screen)")
+    train_fusion.add_argument("--data", help="shared data folder (default ../shared/data)")
+    train_fusion.add_argument("--out", help="output folder (default models/fusion)")
+    train_fusion.add_argument("--set", action="append", metavar="KEY=VALUE", help="override an option (repeatable)")
+    train_fusion.set_defaults(func=cmd_train_fusion)
+
     ev = sub.add_parser("eval", help="evaluate models").add_subparsers(dest="what", required=True)
     eval_text = ev.add_parser("text", help="MELD dev, GoEmotions test, Bitext test, or --csv")
     eval_text.add_argument("--data", help="shared data folder (default ../shared/data)")
@@ -208,6 +312,17 @@ def build_parser() -> argparse.ArgumentParser:
     eval_text.add_argument("--threads", type=int, default=2, help="CPU threads for evaluation")
     backend_option(eval_text)
     eval_text.set_defaults(func=cmd_eval_text)
+
+    eval_voice = ev.add_parser("voice", help="voice model on EmoDB-named files, a path,label CSV, or --loso")
+    eval_voice.add_argument("--wav-dir", help="folder of EmoDB-named audio (labels from the names)")
+    eval_voice.add_argument("--csv", help="CSV with columns path,label (paths relative to the CSV)")
+    eval_voice.add_argument("--loso", action="store_true", help="leave-one-speaker-out on ../shared/data/emodb")
+    eval_voice.add_argument("--data", help="shared data folder for --loso")
+    eval_voice.set_defaults(func=cmd_eval_voice)
+    eval_screen = ev.add_parser("screen", help="OCR + entities on a folder of screenshots")
+    eval_screen.add_argument("--dir", required=True, help="folder of images")
+    eval_screen.add_argument("--truth", help="JSON: file name -> strings expected on that screen")
+    eval_screen.set_defaults(func=cmd_eval_screen)
 
     export = sub.add_parser("export", help="export models to ONNX").add_subparsers(dest="what", required=True)
     export_text = export.add_parser("text", help="models/text -> text.int8.onnx (needs torch)")

@@ -57,6 +57,7 @@ class TextAnalysis:
     intent: dict[str, float]
     embedding: np.ndarray  # original MiniLM sentence embedding (unit norm), for retrieval
     elapsed_ms: float
+    features: np.ndarray | None = None  # fusion text features (ONNX runtime only; see fusion.features)
 
 
 def clean_text(text: str) -> str:

@@ -21,6 +21,7 @@ import numpy as np
 
 from assist.domain import EKMAN_EMOTIONS, SENTIMENTS
 from assist.inference.errors import ModelUnavailable
+from assist.inference.fusion.features import text_features
 from assist.inference.labels import INTENTS
 from assist.inference.runtime import onnx_providers
 from assist.inference.text_model import (
@@ -145,6 +146,7 @@ class OnnxTextModel:
             ctx = [context_list[i] for i in group]
             out = self.run([cleaned[i] for i in group], ctx if any(ctx) else None)
             probs = {k: _softmax(out[k].astype(np.float32)) for k in (emotion_head, "sentiment", "intent")}
+            features = text_features(out)
             for row, i in enumerate(group):
                 results[i] = TextAnalysis(
                     emotion=dict(zip(EKMAN_EMOTIONS, map(float, probs[emotion_head][row]))),
@@ -152,9 +154,11 @@ class OnnxTextModel:
                     intent=dict(zip(INTENTS, map(float, probs["intent"][row]))),
                     embedding=out["embedding"][row].astype(np.float32),
                     elapsed_ms=0.0,
+                    features=features[row],
                 )
         elapsed = (time.perf_counter() - start) * 1000 / max(1, len(texts))
-        return [TextAnalysis(r.emotion, r.sentiment, r.intent, r.embedding, elapsed) for r in results if r is not None]
+        return [TextAnalysis(r.emotion, r.sentiment, r.intent, r.embedding, elapsed, r.features)
+                for r in results if r is not None]
 
     def embed(self, texts: list[str], batch_size: int = 64) -> np.ndarray:
         out = [self.run([clean_text(t) for t in texts[i : i + batch_size]])["embedding"]

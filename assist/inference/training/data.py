@@ -31,6 +31,7 @@ class TextExample:
     intent: int | None = None
     dialogue: str = ""  # MELD dialogue id, for context and grouped splits
     context: str = ""  # previous turns, most recent first ("" = none)
+    speaker: str = ""  # MELD speaker name (conversation context: same or other speaker)
 
 
 def default_data_dir() -> Path:
@@ -109,6 +110,7 @@ def load_meld(data_dir: Path, split: str, context_turns: int = CONTEXT_TURNS) ->
                 sentiment=SENTIMENTS.index(row["Sentiment"].strip()),
                 dialogue=dialogue,
                 context=join_context(previous, context_turns),
+                speaker=row.get("Speaker", "").strip(),
             )
         )
         history[dialogue].append((int(row["Utterance_ID"]), text))
