@@ -142,6 +142,25 @@ def test_model_load_failure_is_shown(qtbot, build):
     assert "Start a session" in window.banner.text()
 
 
+def test_corrupt_model_file_is_shown_by_the_real_loader(qtbot, build, tmp_path):
+    import shutil
+
+    from assist.inference.text_model import default_model_dir
+    from assist.pipeline.engines import EngineConfig, load_engines
+
+    target = tmp_path / "text"
+    shutil.copytree(default_model_dir(), target)
+    (target / "text.int8.onnx").write_bytes(b"\x08\x07garbage" * 1000)
+    window, worker, thread = build(lambda state: load_engines(EngineConfig(model_dir=target), state),
+                                   lambda e: SessionController(e))
+    thread.start()
+    qtbot.waitUntil(lambda: "could not be loaded" in window.banner.text(), timeout=20000)
+    assert "corrupt" in window.banner.text()
+    assert window.model_status.text() == "Model: not available"
+    qtbot.keyClick(window, Qt.Key.Key_T, Qt.KeyboardModifier.ControlModifier)  # still responds
+    assert window.role is Role.AGENT
+
+
 def test_window_is_usable_while_the_model_loads(qtbot, build, engines):
     import threading
 

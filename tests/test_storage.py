@@ -221,7 +221,7 @@ def test_search_uses_full_text_index(open_journal: Callable[..., Journal], tmp_p
 def test_migrations_recorded_and_not_reapplied(open_journal: Callable[..., Journal], tmp_path: Path) -> None:
     path = tmp_path / "journal.sqlite3"
     first = open_journal(path)
-    assert first.migrations_applied == ["0001_initial", "0002_events_fts"]
+    assert first.migrations_applied == ["0001_initial", "0002_events_fts", "0003_insight_contributions"]
     record_conversation(first)
     first.close()
     second = open_journal(path)
@@ -232,8 +232,29 @@ def test_migrations_recorded_and_not_reapplied(open_journal: Callable[..., Journ
         tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
         assert conn.execute("SELECT count(*) FROM sessions").fetchone()[0] == 1
     conn.close()
-    assert names == ["0001_initial", "0002_events_fts"]
+    assert names == ["0001_initial", "0002_events_fts", "0003_insight_contributions"]
     assert {"sessions", "events", "insights", "suggestions", "feedback", "events_fts"} <= tables
+
+
+def test_a_journal_from_the_previous_release_is_upgraded_without_loss(tmp_path: Path) -> None:
+    from sqlite_utils import Database
+
+    from assist.storage.schema import migrations
+
+    path = tmp_path / "old.sqlite3"
+    db = Database(path)
+    migrations.apply(db, stop_before="0003_insight_contributions")
+    db.execute("INSERT INTO sessions (id, started_at, agent, redaction_enabled) VALUES ('s1', 1.0, 'a', 1)")
+    db.conn.commit()
+    db.close()
+    journal = Journal(path)
+    assert journal.migrations_applied == ["0003_insight_contributions"]
+    journal.close()
+    with sqlite3.connect(path) as conn:
+        assert conn.execute("SELECT id FROM sessions").fetchall() == [("s1",)]
+        columns = [row[1] for row in conn.execute("PRAGMA table_info(insights)")]
+    conn.close()
+    assert "contributions" in columns
 
 
 def test_wal_and_foreign_keys(open_journal: Callable[..., Journal], tmp_path: Path) -> None:

@@ -46,7 +46,8 @@ def run_gui(args: argparse.Namespace) -> int:
     else:
         window.set_journal_status(str(getattr(journal, "path", args.db)))
 
-    config = EngineConfig(model_dir=args.model_dir, device=args.device, backend=args.backend)
+    config = EngineConfig(model_dir=args.model_dir, device=args.device, backend=args.backend,
+                          fusion=bool(getattr(args, "fusion", False)))
     worker = PipelineWorker(
         load_engines=lambda state: load_engines(config, state),
         make_controller=lambda engines: SessionController(

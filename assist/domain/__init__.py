@@ -126,6 +126,8 @@ class Insight:
     device: str = "cpu"
     id: str = field(default_factory=_new_id)
     created_at: float = field(default_factory=_now)
+    # per head, how much each input (text, context, voice, screen) moved the top class (fusion model)
+    contributions: dict[str, dict[str, float]] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)

@@ -241,6 +241,10 @@ class MainWindow(QMainWindow):
         self.conversation.add_message(Role.CUSTOMER, message.text if message else "", insight)
         emotion = insight.emotion
         self.emotion_badge.setText(f"{emotion.label} {emotion.confidence:.0%}")
+        drivers = insight.contributions.get("emotion", {})
+        self.emotion_badge.setToolTip("What moved this estimate: " + ", ".join(
+            f"{name} {value:+.2f}" for name, value in sorted(drivers.items(), key=lambda kv: -kv[1]))
+            if drivers else "Estimated from the message alone")
         self.sentiment_badge.setText(f"{insight.sentiment.label} {insight.sentiment.confidence:.0%}")
         self.intent_badge.setText(f"{insight.intent.label.replace('_', ' ')} {insight.intent.confidence:.0%}")
         level = insight.escalation.level.value
@@ -275,6 +279,8 @@ class MainWindow(QMainWindow):
         self.device_label.setToolTip(f"Text model runtime: {provider or 'unknown'}")
         if info.get("note"):
             self.show_error(f"The fast ONNX text model is not used ({info['note']}); running the slower PyTorch model.")
+        for note in info.get("notes", []):
+            self.show_error(note)
         self.start_action.setEnabled(True)
 
     def on_load_failed(self, message: str) -> None:

@@ -62,7 +62,8 @@ class PipelineWorker(QObject):
         self.ready.emit({"device": engines.device, "versions": engines.versions,
                          "load_seconds": engines.load_seconds,
                          "provider": getattr(engines, "provider", engines.device),
-                         "note": getattr(engines.text, "fallback_reason", "")})
+                         "note": getattr(engines.text, "fallback_reason", ""),
+                         "notes": list(getattr(engines, "notes", []))})
 
     @Slot()
     @Slot(str)

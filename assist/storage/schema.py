@@ -20,6 +20,7 @@ JSON_COLUMNS: dict[str, tuple[str, ...]] = {
         "model_versions",
         "timings_ms",
         "notes",
+        "contributions",
     ),
 }
 
@@ -121,6 +122,12 @@ def _initial(db: Database) -> None:
 def _events_fts(db: Database) -> None:
     """Full-text index on event text, kept in sync by triggers."""
     db.table("events").enable_fts(["text"], fts_version="FTS5", create_triggers=True)
+
+
+@migrations(name="0003_insight_contributions")
+def _insight_contributions(db: Database) -> None:
+    """What each input (text, context, voice, screen) contributed to an Insight (JSON, fusion model)."""
+    db.table("insights").add_column("contributions", str, not_null_default="{}")
 
 
 def apply_migrations(db: Database) -> list[str]:
