@@ -146,3 +146,8 @@ def load_bitext(data_dir: Path) -> dict[str, list[TextExample]]:
         splits["dev"] += items[n_test : n_test + n_dev]
         splits["train"] += items[n_test + n_dev :]
     return splits
+
+
+def meld_fold_of(dialogue: str, folds: int) -> int:
+    """Fold of a MELD dialogue ("train-123") for out-of-fold training: its number modulo ``folds``."""
+    return int(dialogue.rsplit("-", 1)[1]) % folds

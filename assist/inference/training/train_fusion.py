@@ -77,6 +77,8 @@ class FusionTrainOptions:
     modality_dropout: float = 0.25  # each present modality of a multi-modal row, never all of them
     context_dropout: float = 0.5  # all context of a MELD row (so the model works from the first turn)
     goemotions_limit: int = 8000
+    goemotions_split: str = "train"  # "dev": rows the text model never trained on
+    oof_text: str = ""  # "DIR0,DIR1": text models trained without MELD train fold 0 / 1 (train text --set meld_folds=2)
     bitext_limit: int = 6000
     pairs: int = 4000
     mismatched_pairs: float = 0.3  # share of text + voice pairs whose emotions differ (soft target)
@@ -96,10 +98,10 @@ def cache_dir() -> Path:
 class TextFeaturizer:
     """Text features from the shipped ONNX text model, cached on disk by (model sha256, text)."""
 
-    def __init__(self, threads: int = 2) -> None:
+    def __init__(self, threads: int = 2, model_dir: Path | None = None) -> None:
         from assist.inference.text_onnx import OnnxTextModel
 
-        self.model = OnnxTextModel(device="cpu", threads=threads)
+        self.model = OnnxTextModel(model_dir, device="cpu", threads=threads)
         self.sha = self.model.weights_sha256()[:16]
         self.path = cache_dir() / f"text-{self.sha}.npz"
         self.cache: dict[str, np.ndarray] = {}
@@ -279,6 +281,19 @@ def screen_text(rng: random.Random, intent: str, chat: str) -> tuple[str, np.nda
     return " ".join(lines), screen_flags(entities)
 
 
+def out_of_fold_features(examples: list[TextExample], feats: np.ndarray, opts: FusionTrainOptions,
+                         state: ProgressState) -> np.ndarray:
+    """MELD train features from text models that did not train on each row's fold (``oof_text``: fold dirs)."""
+    from assist.inference.training.data import meld_fold_of
+
+    dirs = [Path(d) for d in opts.oof_text.split(",") if d]
+    out = np.array(feats)
+    for fold, model_dir in enumerate(dirs):
+        rows = [i for i, e in enumerate(examples) if meld_fold_of(e.dialogue, len(dirs)) == fold]
+        out[rows] = TextFeaturizer(opts.threads, model_dir)([examples[i].text for i in rows], state, f"MELD fold {fold}")
+    return out
+
+
 def build_pools(data_dir: Path, opts: FusionTrainOptions, state: ProgressState) -> dict[str, Any]:
     rng = random.Random(opts.seed)
     featurize = TextFeaturizer(opts.threads)
@@ -288,8 +303,10 @@ def build_pools(data_dir: Path, opts: FusionTrainOptions, state: ProgressState) 
     pools: dict[str, Any] = {}
     for name, examples in (("meld_train", meld_train), ("meld_held", meld_held), ("meld_dev", meld_dev)):
         feats = featurize([e.text for e in examples], sub(0.0, 0.15), f"MELD {name}")
+        if name == "meld_train" and opts.oof_text:
+            feats = out_of_fold_features(examples, feats, opts, sub(0.0, 0.15))
         pools[name] = text_pool(examples, feats, 0, meld_context(examples, feats))
-    goemo = [e for e in load_goemotions(data_dir, "train") if len(e.emotions) == 1]
+    goemo = [e for e in load_goemotions(data_dir, opts.goemotions_split) if len(e.emotions) == 1]
     goemo = rng.sample(goemo, min(opts.goemotions_limit, len(goemo)))
     pools["goemotions"] = text_pool(goemo, featurize([e.text for e in goemo], sub(0.15, 0.3), "GoEmotions"), 1)
     goemo_test = load_goemotions(data_dir, "test")

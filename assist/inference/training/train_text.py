@@ -25,6 +25,7 @@ from assist.inference.training.data import (
     load_bitext,
     load_goemotions,
     load_meld,
+    meld_fold_of,
     split_meld_train,
 )
 
@@ -39,6 +40,8 @@ class TrainOptions:
     goemotions_limit: int = 8000
     bitext_limit: int = 10000
     meld_limit: int = 0  # 0 = all of MELD train
+    meld_folds: int = 0  # > 0: leave out MELD train fold ``meld_fold`` (out-of-fold features for the fusion)
+    meld_fold: int = 0
     meld_repeat: int = 1  # MELD utterances seen this many times per epoch (the app's emotion head)
     goemotions_weight: float = 0.5
     label_smoothing: float = 0.0
@@ -208,6 +211,8 @@ def train_text(data_dir: Path, out_dir: Path, opts: TrainOptions | None = None,
     state.set_progress(0.0, "reading data")
     meld_train, meld_valid = split_meld_train(load_meld(data_dir, "train", opts.context_turns))
     bitext = load_bitext(data_dir)
+    if opts.meld_folds > 0:
+        meld_train = [e for e in meld_train if meld_fold_of(e.dialogue, opts.meld_folds) != opts.meld_fold]
     meld_train = _sample(meld_train, opts.meld_limit, rng)
     if opts.context_turns:
         meld_train = meld_train + [replace(e, context="") for e in meld_train if e.context]
