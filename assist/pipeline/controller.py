@@ -115,8 +115,9 @@ class SessionController:
         # text model alone scores higher on MELD dev than the fusion model without context (models/fusion card)
         if self.engines.fusion is not None and features is not None and previous_turns:
             fused = self.engines.fusion.estimate(FusionInputs.one(text=features, context=previous_turns))  # type: ignore[attr-defined]
-            emotions, sentiments, intents = fused.emotion, fused.sentiment, fused.intent
-            contributions = fused.contributions
+            # intent stays the text model's, as in the multimodal analyzer (see pipeline/multimodal.py)
+            emotions, sentiments = fused.emotion, fused.sentiment
+            contributions = {"emotion": fused.contributions["emotion"]}
         model_ms = (time.perf_counter() - start) * 1000
         emotion = EmotionEstimate(emotions)
         sentiment = _top(sentiments)
