@@ -168,3 +168,12 @@ def test_eval_screen_on_rendered_screens_with_truth(tmp_path):
     assert out["images"] == 3 and out["expected_strings_found"] == 1.0
     rows = {r["file"]: r for r in out["per_image"]}
     assert "error" in rows["broken.png"] and "no text found" in rows["blank.png"]["note"]
+
+
+def test_set_parses_booleans_and_rejects_nonsense():
+    from assist.app.cli import _option_value
+
+    assert _option_value(bool, "false") is False and _option_value(bool, "1") is True
+    assert _option_value(int, "3") == 3
+    with pytest.raises(ValueError):
+        _option_value(bool, "maybe")

@@ -33,6 +33,15 @@ def _fail(message: str, code: int = 2) -> int:
     return code
 
 
+def _option_value(kind: type, value: str) -> object:
+    """A --set value as the option's type; booleans accept 1/0, true/false, yes/no."""
+    if kind is bool:
+        if value.lower() not in ("1", "0", "true", "false", "yes", "no"):
+            raise ValueError(value)
+        return value.lower() in ("1", "true", "yes")
+    return kind(value)
+
+
 def cmd_analyze(args: argparse.Namespace) -> int:
     from assist.inference.errors import BadInput, ModelUnavailable
     from assist.pipeline.controller import SessionController
@@ -90,7 +99,7 @@ def cmd_train_fusion(args: argparse.Namespace) -> int:
             return _fail(f"unknown fusion option {key!r}; known: {', '.join(FusionTrainOptions.__dataclass_fields__)}")
         kind = type(getattr(opts, key))
         try:
-            setattr(opts, key, kind(value))
+            setattr(opts, key, _option_value(kind, value))
         except ValueError:
             return _fail(f"fusion option {key} needs a {kind.__name__}, got {value!r}")
     state, bar = _progress_bar("train fusion")
@@ -120,7 +129,7 @@ def cmd_train_text(args: argparse.Namespace) -> int:
             return _fail(f"unknown training option {key!r}; known: {', '.join(TrainOptions.__dataclass_fields__)}")
         kind = type(getattr(opts, key))
         try:
-            setattr(opts, key, kind(value))
+            setattr(opts, key, _option_value(kind, value))
         except ValueError:
             return _fail(f"training option {key} needs a {kind.__name__}, got {value!r}")
     if args.quick:

@@ -78,6 +78,7 @@ class FusionTrainOptions:
     context_dropout: float = 0.5  # all context of a MELD row (so the model works from the first turn)
     goemotions_limit: int = 8000
     goemotions_split: str = "train"  # "dev": rows the text model never trained on
+    oof_logits_only: bool = False
     oof_text: str = ""  # "DIR0,DIR1": text models trained without MELD train fold 0 / 1 (train text --set meld_folds=2)
     bitext_limit: int = 6000
     pairs: int = 4000
@@ -290,7 +291,11 @@ def out_of_fold_features(examples: list[TextExample], feats: np.ndarray, opts: F
     out = np.array(feats)
     for fold, model_dir in enumerate(dirs):
         rows = [i for i, e in enumerate(examples) if meld_fold_of(e.dialogue, len(dirs)) == fold]
-        out[rows] = TextFeaturizer(opts.threads, model_dir)([examples[i].text for i in rows], state, f"MELD fold {fold}")
+        oof = TextFeaturizer(opts.threads, model_dir)([examples[i].text for i in rows], state, f"MELD fold {fold}")
+        if opts.oof_logits_only:  # keep the shipped model's vector space; take only the fold model's logits
+            out[rows, 384:] = oof[:, 384:]
+        else:
+            out[rows] = oof
     return out
 
 
