@@ -316,7 +316,7 @@ def test_analysis_is_a_distribution_over_the_app_classes(model, speech) -> None:
 def test_providers_are_filtered_to_what_onnxruntime_offers() -> None:
     import onnxruntime
 
-    from assist.inference.voice.model import onnx_providers
+    from assist.inference.runtime import onnx_providers
 
     providers = onnx_providers()
     assert providers and providers[-1] == "CPUExecutionProvider"

@@ -42,6 +42,21 @@ def _option_value(kind: type, value: str) -> object:
     return kind(value)
 
 
+def _apply_sets(opts: Any, items: Sequence[str] | None, what: str, reserved: Sequence[str] = ()) -> str:
+    """Apply ``--set KEY=VALUE`` items to an options dataclass; returns a problem to report, or ""."""
+    fields = type(opts).__dataclass_fields__
+    for item in items or []:
+        key, _, value = item.partition("=")
+        if key not in fields or key in reserved:
+            return f"unknown {what} {key!r}; known: {', '.join(k for k in fields if k not in reserved)}"
+        kind = type(getattr(opts, key))
+        try:
+            setattr(opts, key, _option_value(kind, value))
+        except ValueError:
+            return f"{what} {key} needs a {kind.__name__}, got {value!r}"
+    return ""
+
+
 def cmd_analyze(args: argparse.Namespace) -> int:
     from assist.inference.errors import BadInput, ModelUnavailable
     from assist.pipeline.controller import SessionController
@@ -93,15 +108,9 @@ def cmd_train_fusion(args: argparse.Namespace) -> int:
     from assist.inference.training.train_fusion import FusionTrainOptions, train_fusion
 
     opts = FusionTrainOptions()
-    for item in args.set or []:
-        key, _, value = item.partition("=")
-        if key not in FusionTrainOptions.__dataclass_fields__:
-            return _fail(f"unknown fusion option {key!r}; known: {', '.join(FusionTrainOptions.__dataclass_fields__)}")
-        kind = type(getattr(opts, key))
-        try:
-            setattr(opts, key, _option_value(kind, value))
-        except ValueError:
-            return _fail(f"fusion option {key} needs a {kind.__name__}, got {value!r}")
+    problem = _apply_sets(opts, args.set, "fusion option")
+    if problem:
+        return _fail(problem)
     state, bar = _progress_bar("train fusion")
     try:
         summary = train_fusion(Path(args.data or default_data_dir()), Path(args.out or default_model_dir()), opts, state)
@@ -123,15 +132,9 @@ def cmd_train_text(args: argparse.Namespace) -> int:
         opts.seed = args.seed
     if args.epochs is not None:
         opts.epochs = args.epochs
-    for item in args.set or []:
-        key, _, value = item.partition("=")
-        if key not in TrainOptions.__dataclass_fields__ or key == "device":
-            return _fail(f"unknown training option {key!r}; known: {', '.join(TrainOptions.__dataclass_fields__)}")
-        kind = type(getattr(opts, key))
-        try:
-            setattr(opts, key, _option_value(kind, value))
-        except ValueError:
-            return _fail(f"training option {key} needs a {kind.__name__}, got {value!r}")
+    problem = _apply_sets(opts, args.set, "training option", reserved=("device",))
+    if problem:
+        return _fail(problem)
     if args.quick:
         opts.epochs, opts.meld_limit, opts.goemotions_limit, opts.bitext_limit = 1, 300, 300, 300
     state, bar = _progress_bar("train text")

@@ -17,6 +17,9 @@ import io
 import platform
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
+
+from assist.inference.errors import ModelUnavailable
 
 CUDA = "CUDAExecutionProvider"
 CPU = "CPUExecutionProvider"
@@ -51,3 +54,26 @@ def cuda_problem() -> str:
 def onnx_providers(prefer_gpu: bool = True) -> list[str]:
     """Providers in order of preference: ``[CUDA, CPU]`` when CUDA can run, else ``[CPU]``."""
     return [CUDA, CPU] if prefer_gpu and not cuda_problem() else [CPU]
+
+
+def make_session(path: Path, what: str, threads: int = 1, prefer_gpu: bool = True, missing_hint: str = "") -> Any:
+    """An onnxruntime session for one of the app's models, with errors a person can act on.
+
+    ``what`` names the model in messages ("text model", "voice model"...). One intra-op thread by default:
+    per-message graphs are too small to split, and on 2 cores a second thread stalls next to any busy
+    process (see ``encoder.set_cpu_threads``). The CUDA provider is asked for only when it can run.
+    """
+    try:
+        import onnxruntime
+    except ImportError as exc:
+        raise ModelUnavailable("onnxruntime is not installed (pip install onnxruntime-gpu).") from exc
+    if not path.is_file():
+        raise ModelUnavailable(f"The {what} file {path} is missing.{' ' + missing_hint if missing_hint else ''}")
+    options = onnxruntime.SessionOptions()
+    options.intra_op_num_threads = max(1, threads)
+    options.inter_op_num_threads = 1
+    options.log_severity_level = 3
+    try:
+        return onnxruntime.InferenceSession(str(path), options, providers=onnx_providers(prefer_gpu))
+    except Exception as exc:  # noqa: BLE001 - onnxruntime raises several types for bad files
+        raise ModelUnavailable(f"The {what} file {path.name} is corrupt or unreadable ({exc}).") from exc

@@ -23,7 +23,7 @@ from assist.domain import EKMAN_EMOTIONS, SENTIMENTS
 from assist.inference.errors import ModelUnavailable
 from assist.inference.fusion.features import text_features
 from assist.inference.labels import INTENTS
-from assist.inference.runtime import onnx_providers
+from assist.inference.runtime import make_session as runtime_session
 from assist.inference.text_model import (
     TextAnalysis,
     clean_context,
@@ -83,20 +83,7 @@ class FastTokenizer:
 
 
 def make_session(path: Path, threads: int = 1, prefer_gpu: bool = True) -> Any:
-    try:
-        import onnxruntime
-    except ImportError as exc:
-        raise ModelUnavailable("onnxruntime is not installed (pip install onnxruntime-gpu).") from exc
-    if not path.is_file():
-        raise ModelUnavailable(f"The text model file {path} is missing. Run 'assist export text' or reinstall.")
-    options = onnxruntime.SessionOptions()
-    options.intra_op_num_threads = max(1, threads)  # 1: see encoder.set_cpu_threads
-    options.inter_op_num_threads = 1
-    options.log_severity_level = 3
-    try:
-        return onnxruntime.InferenceSession(str(path), options, providers=onnx_providers(prefer_gpu))
-    except Exception as exc:  # noqa: BLE001 - onnxruntime raises several types for bad files
-        raise ModelUnavailable(f"The text model file {path.name} is corrupt or unreadable ({exc}).") from exc
+    return runtime_session(path, "text model", threads, prefer_gpu, "Run 'assist export text' or reinstall.")
 
 
 class OnnxTextModel:

@@ -20,7 +20,7 @@ from assist.domain import EKMAN_EMOTIONS, SENTIMENTS
 from assist.inference.errors import BadInput, ModelUnavailable
 from assist.inference.fusion.features import MODALITIES, FusionInputs
 from assist.inference.labels import INTENTS
-from assist.inference.runtime import onnx_providers
+from assist.inference.runtime import make_session
 
 CONFIG_FILE = "config.json"
 ONNX_FILE = "fusion.onnx"
@@ -73,21 +73,7 @@ class FusionModel:
             raise ModelUnavailable(f"The fusion model config {path} is unreadable or corrupt: {exc}") from exc
         self.version = str(self.config.get("version", "unknown"))
         onnx_path = self.model_dir / self.config.get("onnx", ONNX_FILE)
-        try:
-            import onnxruntime
-        except ImportError as exc:
-            raise ModelUnavailable("onnxruntime is not installed (pip install onnxruntime-gpu).") from exc
-        if not onnx_path.is_file():
-            raise ModelUnavailable(f"The fusion model file {onnx_path} is missing.")
-        options = onnxruntime.SessionOptions()
-        options.intra_op_num_threads = max(1, threads)
-        options.inter_op_num_threads = 1
-        options.log_severity_level = 3
-        try:
-            self.session = onnxruntime.InferenceSession(str(onnx_path), options,
-                                                        providers=onnx_providers(prefer_gpu))
-        except Exception as exc:  # noqa: BLE001 - onnxruntime raises several types for bad files
-            raise ModelUnavailable(f"The fusion model file {onnx_path.name} is corrupt or unreadable ({exc}).") from exc
+        self.session = make_session(onnx_path, "fusion model", threads, prefer_gpu)
         self.provider = self.session.get_providers()[0]
 
     def run(self, inputs: FusionInputs) -> dict[str, np.ndarray]:

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from assist.inference.errors import BadInput, InferenceError, ModelUnavailable
-from assist.inference.runtime import onnx_providers
+from assist.inference.runtime import make_session
 from assist.inference.voice.audio import MAX_SECONDS, load_audio, prepare_audio
 from assist.inference.voice.emodb import to_app_distribution
 from assist.inference.voice.features import Prosody, VoiceFeatures, features_from_audio
@@ -78,25 +78,8 @@ def load_config(model_dir: Path) -> dict[str, Any]:
 
 class _OnnxRunner:
     def __init__(self, path: Path) -> None:
-        try:
-            import onnxruntime
-        except ImportError as exc:
-            raise ModelUnavailable("onnxruntime is not installed (pip install onnxruntime-gpu).") from exc
-        if not path.is_file():
-            raise ModelUnavailable(f"The voice model file {path} is missing.")
-        options = onnxruntime.SessionOptions()
-        options.intra_op_num_threads = 1  # a few thousand multiply-adds: threads would only add latency
-        options.inter_op_num_threads = 1
-        options.log_severity_level = 3
-        # a CUDA provider that cannot load (no GPU libraries) logs an error on the default logger and falls
-        # back to CPU; that is reported through `provider`, so the log is quietened while the session is made
-        onnxruntime.set_default_logger_severity(4)
-        try:
-            self.session = onnxruntime.InferenceSession(str(path), options, providers=onnx_providers())
-        except Exception as exc:  # noqa: BLE001 - onnxruntime raises several types for bad files
-            raise ModelUnavailable(f"The voice model file {path.name} is corrupt or unreadable ({exc}).") from exc
-        finally:
-            onnxruntime.set_default_logger_severity(2)  # onnxruntime's default (warnings)
+        # a few thousand multiply-adds: one thread (more would only add latency)
+        self.session = make_session(path, "voice model", threads=1)
         self.provider = self.session.get_providers()[0]
 
     def __call__(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
