@@ -9,8 +9,10 @@ what="${1:-demo}"
 PY="${PYTHON:-python3}"
 
 # System libraries for Qt (offscreen/xcb) and fonts; installed only when missing and we are root.
-# pocketsphinx-testdata: real English speech clips used by the voice tests and benchmark
-APT_PACKAGES="libgl1 libegl1 libxkbcommon0 libxkbcommon-x11-0 libfontconfig1 libdbus-1-3 libglib2.0-0 fonts-dejavu-core pocketsphinx-testdata"
+# pocketsphinx-testdata: real English speech clips used by the voice/ASR tests and benchmarks
+# libportaudio2: audio capture (sounddevice); pulseaudio + pulseaudio-utils + espeak-ng + sox: the live-call
+# tests play speech into a PulseAudio null sink and capture its monitor; xvfb: the screenshot tests (mss)
+APT_PACKAGES="libgl1 libegl1 libxkbcommon0 libxkbcommon-x11-0 libfontconfig1 libdbus-1-3 libglib2.0-0 fonts-dejavu-core pocketsphinx-testdata libportaudio2 pulseaudio pulseaudio-utils espeak-ng sox xvfb"
 missing=""
 for p in $APT_PACKAGES; do dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"; done
 if [ -n "$missing" ]; then
