@@ -40,7 +40,8 @@ class RecordingJournal:
         self.calls: list[tuple[str, tuple]] = []
 
     def __getattr__(self, name: str):
-        if name in {"start_session", "record_message", "record_insight", "record_feedback", "end_session"}:
+        if name in {"start_session", "record_message", "record_insight", "record_feedback", "end_session",
+                    "record_capture_stats"}:
             return lambda *args: self.calls.append((name, args))
         raise AttributeError(name)
 

@@ -177,7 +177,7 @@ def test_later_turns_are_fused_with_the_previous_turns(engines):
     from assist.inference.fusion.model import FusionModel
 
     assert engines.fusion is None  # off by default (see EngineConfig.fusion)
-    engines = dc_replace(engines, fusion=FusionModel(prefer_gpu=False))
+    engines = dc_replace(engines, fusion=FusionModel(prefer_gpu=False), fuse_chat=True)
     assert "fusion" in engines.versions
     c = SessionController(engines)
     c.start_session()

@@ -218,10 +218,13 @@ def test_search_uses_full_text_index(open_journal: Callable[..., Journal], tmp_p
 # --- schema and file checks ---------------------------------------------------------------
 
 
+ALL_MIGRATIONS = ["0001_initial", "0002_events_fts", "0003_insight_contributions", "0004_live_capture"]
+
+
 def test_migrations_recorded_and_not_reapplied(open_journal: Callable[..., Journal], tmp_path: Path) -> None:
     path = tmp_path / "journal.sqlite3"
     first = open_journal(path)
-    assert first.migrations_applied == ["0001_initial", "0002_events_fts", "0003_insight_contributions"]
+    assert first.migrations_applied == ALL_MIGRATIONS
     record_conversation(first)
     first.close()
     second = open_journal(path)
@@ -232,7 +235,7 @@ def test_migrations_recorded_and_not_reapplied(open_journal: Callable[..., Journ
         tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
         assert conn.execute("SELECT count(*) FROM sessions").fetchone()[0] == 1
     conn.close()
-    assert names == ["0001_initial", "0002_events_fts", "0003_insight_contributions"]
+    assert names == ALL_MIGRATIONS
     assert {"sessions", "events", "insights", "suggestions", "feedback", "events_fts"} <= tables
 
 
@@ -248,13 +251,14 @@ def test_a_journal_from_the_previous_release_is_upgraded_without_loss(tmp_path: 
     db.conn.commit()
     db.close()
     journal = Journal(path)
-    assert journal.migrations_applied == ["0003_insight_contributions"]
+    assert journal.migrations_applied == ["0003_insight_contributions", "0004_live_capture"]
     journal.close()
     with sqlite3.connect(path) as conn:
         assert conn.execute("SELECT id FROM sessions").fetchall() == [("s1",)]
         columns = [row[1] for row in conn.execute("PRAGMA table_info(insights)")]
+        event_columns = [row[1] for row in conn.execute("PRAGMA table_info(events)")]
     conn.close()
-    assert "contributions" in columns
+    assert "contributions" in columns and "meta" in event_columns
 
 
 def test_wal_and_foreign_keys(open_journal: Callable[..., Journal], tmp_path: Path) -> None:

@@ -58,15 +58,29 @@ class Session:
     source: str = "chat"
 
 
+class EventKind(StrEnum):
+    CHAT = "chat"  # typed or pasted by the agent
+    UTTERANCE = "utterance"  # spoken on the call, transcribed
+    IMPORT = "import"  # from a transcript file
+    FEED = "feed"  # pushed by another tool (tailed file, localhost socket)
+    SCREENSHOT = "screenshot"  # the OCR text of a screenshot the agent captured
+
+
 @dataclass(frozen=True)
 class ChatMessage:
-    """One chat line typed or pasted by the agent, from either side of the conversation."""
+    """One turn of the conversation from either side: typed, spoken, imported, fed, or read off a screenshot.
+
+    ``meta`` carries what the kind adds (an utterance's start/end seconds and recogniser, a screenshot's
+    file and entities); it is stored as JSON with the event.
+    """
 
     session_id: str
     role: Role
     text: str
     id: str = field(default_factory=_new_id)
     created_at: float = field(default_factory=_now)
+    kind: EventKind = EventKind.CHAT
+    meta: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -153,6 +167,7 @@ __all__ = [
     "EmotionEstimate",
     "Escalation",
     "EscalationLevel",
+    "EventKind",
     "Feedback",
     "FeedbackAction",
     "Insight",

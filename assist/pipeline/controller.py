@@ -11,9 +11,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+import numpy as np
+
 from assist.domain import (
     ChatMessage,
     EmotionEstimate,
+    EventKind,
     Feedback,
     FeedbackAction,
     Insight,
@@ -23,7 +26,7 @@ from assist.domain import (
 )
 from assist.inference.errors import BadInput
 from assist.inference.escalation import escalation_risk
-from assist.inference.fusion.features import CONTEXT_TURNS, FusionInputs
+from assist.inference.fusion.features import CONTEXT_TURNS, FusionInputs, voice_features
 from assist.inference.text_model import join_context
 from assist.pipeline.engines import Engines
 from assist.replies.suggest import make_suggestions
@@ -38,6 +41,8 @@ class JournalLike(Protocol):
     def record_insight(self, insight: Insight) -> None: ...
     def record_feedback(self, fb: Feedback) -> None: ...
     def end_session(self, session_id: str, ended_at: float | None = None) -> None: ...
+
+    def record_capture_stats(self, session_id: str, stats: dict[str, Any]) -> None: ...
 
 
 class SessionError(Exception):
@@ -74,25 +79,39 @@ class SessionController:
         self._journal("end_session", self.session.id, time.time())
         self.session = None
 
-    def submit(self, role: Role | str, text: str | bytes) -> Turn:
-        """Record one chat message; for a customer message, analyse it and return its Insight."""
+    def submit(self, role: Role | str, text: str | bytes, *, kind: EventKind | str = EventKind.CHAT,
+               voice: tuple[np.ndarray, int] | None = None, meta: dict[str, Any] | None = None) -> Turn:
+        """Record one turn; for the customer, analyse it and return its Insight.
+
+        ``voice`` (samples, rate) is the customer's audio of a spoken turn: the voice model reads it and the
+        fusion model joins it with the words and the previous turns. A spoken turn may have no recognised
+        words (voice only).
+        """
         if self.session is None:
             raise SessionError("Start a session first.")
-        role = Role(role)
-        text, notes = normalise_message(text)
-        message = ChatMessage(session_id=self.session.id, role=role, text=text)
+        role, kind = Role(role), EventKind(kind)
+        if voice is not None and isinstance(text, str) and not text.strip():
+            text, notes = "", ["No words were recognised in this utterance: the estimate is from the voice."]
+        else:
+            text, notes = normalise_message(text)
+        message = ChatMessage(session_id=self.session.id, role=role, text=text, kind=kind, meta=dict(meta or {}))
         self._journal("record_message", message)
         turn = Turn(message)
         if role is Role.CUSTOMER:
-            turn.insight, turn.features = self._analyse(message, notes)
+            turn.insight, turn.features = self._analyse(message, notes, voice)
             self._journal("record_insight", turn.insight)
-        elif self.engines.fusion is not None:  # the agent's words are context for the next customer turn
+        elif self.engines.fusion is not None and text:  # the agent's words are context for the next customer turn
             try:
                 turn.features = self.engines.text.analyze([message.text])[0].features
             except BadInput:
                 turn.features = None
         self.history.append(turn)
         return turn
+
+    def record_capture_stats(self, stats: dict[str, Any]) -> None:
+        """Keep a call's capture statistics (overflows, drops, device errors) with the session."""
+        if self.session is not None:
+            self._journal("record_capture_stats", self.session.id, stats)
 
     def feedback(self, suggestion_id: str, action: FeedbackAction | str) -> Feedback:
         if self.session is None:
@@ -101,23 +120,37 @@ class SessionController:
         self._journal("record_feedback", fb)
         return fb
 
-    def _analyse(self, message: ChatMessage, notes: list[str]) -> tuple[Insight, Any]:
+    def _analyse(self, message: ChatMessage, notes: list[str],
+                 voice: tuple[np.ndarray, int] | None = None) -> tuple[Insight, Any]:
         start = time.perf_counter()
-        turns = int(getattr(self.engines.text, "context_turns", 0))
-        context = join_context([t.message.text for t in self.history], turns)
-        analysis = self.engines.text.analyze([message.text], [context])[0]
-        emotions, sentiments, intents = analysis.emotion, analysis.sentiment, analysis.intent
+        emotions: dict[str, float] = {}
+        sentiments: dict[str, float] = {}
+        intents: dict[str, float] = {}
+        features = embedding = None
+        if message.text:
+            turns = int(getattr(self.engines.text, "context_turns", 0))
+            context = join_context([t.message.text for t in self.history], turns)
+            analysis = self.engines.text.analyze([message.text], [context])[0]
+            emotions, sentiments, intents = analysis.emotion, analysis.sentiment, analysis.intent
+            features, embedding = getattr(analysis, "features", None), analysis.embedding
         contributions: dict[str, dict[str, float]] = {}
-        features = getattr(analysis, "features", None)
+        voice_f = self._voice_features(voice, notes) if voice is not None else None
         previous_turns = [(t.features, t.message.role is Role.CUSTOMER) for t in reversed(self.history)
                           if t.features is not None][:CONTEXT_TURNS]
-        # with fusion on, the message is read with its previous turns; a first turn has none, and there the
-        # text model alone scores higher on MELD dev than the fusion model without context (models/fusion card)
-        if self.engines.fusion is not None and features is not None and previous_turns:
-            fused = self.engines.fusion.estimate(FusionInputs.one(text=features, context=previous_turns))  # type: ignore[attr-defined]
-            # intent stays the text model's, as in the multimodal analyzer (see pipeline/multimodal.py)
+        # chat: with fusion on, the message is read with its previous turns; a first turn has none, and there
+        # the text model alone scores higher on MELD dev than the fusion model without context (models/fusion
+        # card). Calls: the fusion model is what joins the voice with the words (and the previous turns).
+        fuse = self.engines.fusion is not None and (
+            voice_f is not None or (self.engines.fuse_chat and features is not None and bool(previous_turns)))
+        if fuse:
+            inputs = FusionInputs.one(text=features, context=previous_turns, voice=voice_f)
+            fused = self.engines.fusion.estimate(inputs)  # type: ignore[attr-defined]
             emotions, sentiments = fused.emotion, fused.sentiment
             contributions = {"emotion": fused.contributions["emotion"]}
+            if not intents:  # no words: the fused head is all there is (voice carries little intent)
+                intents = fused.intent
+        elif not emotions:
+            raise BadInput("No words were recognised and the voice could not be read: nothing to analyse.")
         model_ms = (time.perf_counter() - start) * 1000
         emotion = EmotionEstimate(emotions)
         sentiment = _top(sentiments)
@@ -125,10 +158,12 @@ class SessionController:
         previous = [t.insight.sentiment.label == "negative" for t in self.history if t.insight is not None]
         escalation = escalation_risk(message.text, emotions, sentiments, intents, previous)
         start = time.perf_counter()
-        hits = self.engines.retriever.search(message.text, analysis.embedding, k=3)  # type: ignore[attr-defined]
-        suggestions = make_suggestions(hits, emotion, message.id)
+        suggestions: tuple = ()
+        if message.text:
+            hits = self.engines.retriever.search(message.text, embedding, k=3)  # type: ignore[attr-defined]
+            suggestions = make_suggestions(hits, emotion, message.id)
         retrieval_ms = (time.perf_counter() - start) * 1000
-        if not any(ch.isalpha() for ch in message.text):
+        if message.text and not any(ch.isalpha() for ch in message.text):
             notes.append("No words in this message (emoji or symbols only): the estimate is uncertain.")
         return Insight(
             session_id=message.session_id,
@@ -145,6 +180,22 @@ class SessionController:
             device=self.engines.device,
             contributions=contributions,
         ), features
+
+    def _voice_features(self, voice: tuple[np.ndarray, int], notes: list[str]) -> np.ndarray | None:
+        """The voice model's reading of the turn's audio as fusion features; None (with a note) without speech."""
+        model = self.engines.voice
+        if model is None or self.engines.fusion is None:
+            return None
+        try:
+            reading = model.analyze(*voice)  # type: ignore[attr-defined]
+        except BadInput as exc:
+            notes.append(f"Voice not used: {exc}")
+            return None
+        if not reading.speech_present or reading.voice_classes is None:
+            notes.append("Voice: no speech found; the estimate is from the words.")
+            return None
+        notes.append(f"Voice: {reading.label} ({max(reading.emotion.values()):.0%}).")
+        return voice_features(reading.voice_classes, float(reading.arousal or 0.0), reading.loudness)
 
     def _journal(self, method: str, *args: Any) -> None:
         if self.journal is None:

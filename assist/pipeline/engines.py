@@ -37,6 +37,9 @@ class EngineConfig:
     # fusion model with context (0.574 weighted-F1) does not beat the text model alone (0.585) yet
     fusion: bool = False
     fusion_dir: Path | None = None
+    # calls (live capture, replayed WAVs): the voice model, and the fusion model that joins voice and words
+    voice: bool = False
+    voice_dir: Path | None = None
 
 
 @dataclass
@@ -44,8 +47,10 @@ class Engines:
     text: TextAnalyzer
     retriever: object  # assist.replies.retrieval.Retriever
     load_seconds: dict[str, float] = field(default_factory=dict)
-    fusion: object | None = None  # assist.inference.fusion.model.FusionModel (text + context turns)
+    fusion: object | None = None  # assist.inference.fusion.model.FusionModel (text + context turns, voice)
     notes: list[str] = field(default_factory=list)  # what could not be loaded, for the log and the window
+    voice: object | None = None  # assist.inference.voice.model.VoiceModel, loaded for calls
+    fuse_chat: bool = False  # chat messages go through the fusion model with their previous turns
 
     @property
     def device(self) -> str:
@@ -83,8 +88,8 @@ def load_engines(config: EngineConfig | None = None, state: ProgressState | None
         set_cpu_threads(config.cpu_threads)
     model.analyze(["warm-up"])  # first call allocates; do it here, not on the first customer message
     timings["text_model_s"] = round(time.perf_counter() - start, 3)
-    fusion, notes = None, []
-    if config.fusion and getattr(model, "backend", "") == "onnx":
+    fusion, voice, notes = None, None, []
+    if (config.fusion or config.voice) and getattr(model, "backend", "") == "onnx":
         from assist.inference.errors import ModelUnavailable
         from assist.inference.fusion.model import FusionModel
 
@@ -92,8 +97,10 @@ def load_engines(config: EngineConfig | None = None, state: ProgressState | None
         try:
             fusion = FusionModel(config.fusion_dir, threads=config.cpu_threads, prefer_gpu=config.device != "cpu")
         except ModelUnavailable as exc:
-            notes.append(f"{exc} Emotion comes from the text model alone (no conversation context).")
+            notes.append(f"{exc} Emotion comes from the text model alone (no conversation context, no voice).")
         timings["fusion_model_s"] = round(time.perf_counter() - start, 3)
+    if config.voice and fusion is not None:
+        voice = _load_voice(config, notes, timings)
     state.set_progress(0.7, "indexing knowledge base")
     start = time.perf_counter()
     entries = load_kb(config.kb_path)
@@ -102,4 +109,19 @@ def load_engines(config: EngineConfig | None = None, state: ProgressState | None
     retriever.build(sub)
     timings["knowledge_base_s"] = round(time.perf_counter() - start, 3)
     state.set_progress(1.0, "ready")
-    return Engines(text=model, retriever=retriever, load_seconds=timings, fusion=fusion, notes=notes)
+    return Engines(text=model, retriever=retriever, load_seconds=timings, fusion=fusion, notes=notes, voice=voice,
+                   fuse_chat=config.fusion and fusion is not None)
+
+
+def _load_voice(config: EngineConfig, notes: list[str], timings: dict[str, float]) -> object | None:
+    from assist.inference.errors import ModelUnavailable
+    from assist.inference.voice.model import VoiceModel
+
+    start = time.perf_counter()
+    try:
+        voice = VoiceModel(config.voice_dir)
+    except ModelUnavailable as exc:
+        notes.append(f"{exc} Call turns are read from their words alone.")
+        voice = None
+    timings["voice_model_s"] = round(time.perf_counter() - start, 3)
+    return voice

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from importlib import metadata
 from pathlib import Path
 from types import TracebackType
+from typing import Any
 
 from assist.domain import ChatMessage, Feedback, Insight, Session
 from assist.storage import rows
@@ -68,6 +69,10 @@ class Journal:
     def record_feedback(self, fb: Feedback) -> None:
         """Queue what the agent did with a suggestion."""
         self._writer.submit(rows.feedback_op(fb))
+
+    def record_capture_stats(self, session_id: str, stats: dict[str, Any]) -> None:
+        """Queue the call-capture statistics of a session (per channel: seconds, overflows, drops, errors)."""
+        self._writer.submit(rows.capture_stats_op(session_id, stats))
 
     def end_session(self, session_id: str, ended_at: float | None = None) -> None:
         """Queue the session's end time (now, unless given)."""

@@ -31,8 +31,8 @@ class JournalReader:
         self._lock = threading.Lock()
 
     def sessions(self) -> list[dict[str, Any]]:
-        """All sessions, oldest first; ``redaction_enabled`` as a bool."""
-        found = self._query("SELECT * FROM sessions ORDER BY started_at, rowid")
+        """All sessions, oldest first; ``redaction_enabled`` as a bool, ``capture`` decoded."""
+        found = self._decode("sessions", self._query("SELECT * FROM sessions ORDER BY started_at, rowid"))
         for row in found:
             row["redaction_enabled"] = bool(row["redaction_enabled"])
         return found

@@ -17,8 +17,10 @@ INSERT_SESSION = (
 )
 END_SESSION = "UPDATE sessions SET ended_at = ? WHERE id = ?"
 INSERT_EVENT = (
-    "INSERT INTO events (id, session_id, kind, role, text, created_at, redactions) VALUES (?, ?, ?, ?, ?, ?, ?)"
+    "INSERT INTO events (id, session_id, kind, role, text, created_at, redactions, meta) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
 )
+CAPTURE_STATS = "UPDATE sessions SET capture = ? WHERE id = ?"
 INSERT_INSIGHT = (
     "INSERT INTO insights (id, session_id, message_id, created_at, emotion, emotion_confidence, emotion_probs, "
     "sentiment, sentiment_confidence, sentiment_probs, intent, intent_confidence, intent_probs, "
@@ -84,8 +86,25 @@ def end_session_op(session_id: str, ended_at: float) -> WriteOp:
 
 def message_op(msg: ChatMessage, redaction: bool) -> WriteOp:
     text, counts = scrub(msg.text, redaction)
-    params = (msg.id, msg.session_id, "chat", _value(msg.role), text, float(msg.created_at), to_json(counts))
-    return WriteOp(f"message {msg.id}", ((INSERT_EVENT, params),))
+    meta = _scrub_meta(msg.meta, redaction)
+    params = (msg.id, msg.session_id, _value(msg.kind), _value(msg.role), text, float(msg.created_at),
+              to_json(counts), to_json(meta))  # fmt: skip
+    return WriteOp(f"{_value(msg.kind)} {msg.id}", ((INSERT_EVENT, params),))
+
+
+def _scrub_meta(value: Any, redaction: bool) -> Any:
+    """Strings inside an event's metadata (OCR'd entities, partial words) are redacted like its text."""
+    if isinstance(value, str):
+        return scrub(value, redaction)[0]
+    if isinstance(value, dict):
+        return {str(k): _scrub_meta(v, redaction) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_scrub_meta(v, redaction) for v in value]
+    return value
+
+
+def capture_stats_op(session_id: str, stats: dict[str, Any]) -> WriteOp:
+    return WriteOp(f"capture statistics of {session_id}", ((CAPTURE_STATS, (to_json(stats), session_id)),))
 
 
 def insight_op(insight: Insight, redaction: bool) -> WriteOp:
@@ -118,4 +137,4 @@ def feedback_op(fb: Feedback) -> WriteOp:
     return WriteOp(f"feedback {fb.id}", ((INSERT_FEEDBACK, params),))
 
 
-__all__ = ["WriteOp", "clean_text", "end_session_op", "feedback_op", "insight_op", "message_op", "scrub", "session_op"]
+__all__ = ["WriteOp", "capture_stats_op", "clean_text", "end_session_op", "feedback_op", "insight_op", "message_op", "scrub", "session_op"]

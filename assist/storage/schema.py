@@ -11,7 +11,8 @@ MIGRATION_SET = "assist"
 migrations = Migrations(MIGRATION_SET)
 
 JSON_COLUMNS: dict[str, tuple[str, ...]] = {
-    "events": ("redactions",),
+    "sessions": ("capture",),
+    "events": ("redactions", "meta"),
     "insights": (
         "emotion_probs",
         "sentiment_probs",
@@ -128,6 +129,14 @@ def _events_fts(db: Database) -> None:
 def _insight_contributions(db: Database) -> None:
     """What each input (text, context, voice, screen) contributed to an Insight (JSON, fusion model)."""
     db.table("insights").add_column("contributions", str, not_null_default="{}")
+
+
+@migrations(name="0004_live_capture")
+def _live_capture(db: Database) -> None:
+    """Spoken utterances, screenshots and fed messages carry metadata (JSON); sessions keep capture statistics
+    (per channel: seconds, driver overflows, frames dropped, device errors)."""
+    db.table("events").add_column("meta", str, not_null_default="{}")
+    db.table("sessions").add_column("capture", str, not_null_default="{}")
 
 
 def apply_migrations(db: Database) -> list[str]:
