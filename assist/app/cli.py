@@ -257,6 +257,9 @@ def cmd_gui(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from assist.app.cli_calls import add_commands as add_call_commands
+    from assist.app.cli_calls import call_options, demo_call_options
+
     parser = argparse.ArgumentParser(prog="assist", description="Offline multimodal agent assist.")
     parser.add_argument("-v", "--verbose", action="store_true")
     sub = parser.add_subparsers(dest="command")
@@ -271,6 +274,7 @@ def build_parser() -> argparse.ArgumentParser:
         backend_option(p)
         p.add_argument("--fusion", action="store_true",
                        help="read each chat message with its previous turns (models/fusion; see its model card)")
+        call_options(p)
 
     def backend_option(p: argparse.ArgumentParser) -> None:
         p.add_argument("--backend", default="auto", choices=["auto", "onnx", "torch"],
@@ -282,6 +286,7 @@ def build_parser() -> argparse.ArgumentParser:
     gui_options(demo)
     demo.add_argument("--delay-ms", type=int, default=900, help="pause between messages")
     demo.add_argument("--script", type=Path, help="a conversation JSON (default: resources/demo)")
+    demo_call_options(demo)
 
     analyze = sub.add_parser("analyze", help="print the Insight for one customer message as JSON")
     analyze.add_argument("--text", help="the message (default: read stdin)")
@@ -335,6 +340,8 @@ def build_parser() -> argparse.ArgumentParser:
     eval_screen.add_argument("--dir", required=True, help="folder of images")
     eval_screen.add_argument("--truth", help="JSON: file name -> strings expected on that screen")
     eval_screen.set_defaults(func=cmd_eval_screen)
+
+    add_call_commands(sub, ev)
 
     export = sub.add_parser("export", help="export models to ONNX").add_subparsers(dest="what", required=True)
     export_text = export.add_parser("text", help="models/text -> text.int8.onnx (needs torch)")

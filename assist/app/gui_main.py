@@ -47,7 +47,8 @@ def run_gui(args: argparse.Namespace) -> int:
         window.set_journal_status(str(getattr(journal, "path", args.db)))
 
     config = EngineConfig(model_dir=args.model_dir, device=args.device, backend=args.backend,
-                          fusion=bool(getattr(args, "fusion", False)))
+                          fusion=bool(getattr(args, "fusion", False)), voice=True,
+                          asr_source=getattr(args, "asr", None))
     worker = PipelineWorker(
         load_engines=lambda state: load_engines(config, state),
         make_controller=lambda engines: SessionController(
@@ -58,8 +59,11 @@ def run_gui(args: argparse.Namespace) -> int:
     thread = WorkerThread(worker)
     exit_code = {"value": 0}
 
-    if args.command == "demo":
+    if args.command == "demo" and getattr(args, "call", None):
+        _setup_call_demo(args, window, worker, exit_code)
+    elif args.command == "demo":
         _setup_demo(args, window, worker, exit_code)
+    _choose_devices(args, window)
     window.show()
     thread.start()
     try:
@@ -89,6 +93,14 @@ def connect(window: Any, worker: Any) -> None:
     worker.message_recorded.connect(window.on_message)
     worker.insight_ready.connect(window.on_insight)
     worker.error.connect(window.show_error)
+    panel = window.call_panel
+    panel.start_requested.connect(worker.request_call_start)
+    panel.stop_requested.connect(worker.request_call_stop)
+    worker.call_started.connect(panel.on_started)
+    worker.call_stopped.connect(panel.on_stopped)
+    worker.partial.connect(panel.on_partial)
+    worker.level.connect(panel.on_level)
+    worker.call_stats.connect(panel.on_stats)
 
 
 def _setup_demo(args: argparse.Namespace, window: Any, worker: Any, exit_code: dict[str, int]) -> None:
@@ -113,20 +125,80 @@ def _setup_demo(args: argparse.Namespace, window: Any, worker: Any, exit_code: d
             QTimer.singleShot(0, QApplication.quit)
 
     def finished() -> None:
-        if args.screenshot:
-            QApplication.processEvents()
-            path = Path(args.screenshot)
-            path.parent.mkdir(parents=True, exist_ok=True)
-            if not window.grab().save(str(path)):
-                print(f"assist demo: could not save the screenshot to {path}", file=sys.stderr)
-                exit_code["value"] = 1
-        print(summary(window, args.screenshot))
-        if args.offscreen or args.screenshot:
-            QTimer.singleShot(0, QApplication.quit)
+        _finish_demo(args, window, exit_code)
 
     player.load_failed.connect(failed)  # relayed through the player so it runs on the GUI thread
     worker.load_failed.connect(player.load_failed)
     player.finished.connect(finished)
+
+
+def _choose_devices(args: argparse.Namespace, window: Any) -> None:
+    """Fill the call panel's device pickers once the window is up; --agent/--customer-device preselect."""
+    from PySide6.QtCore import QTimer
+
+    def fill() -> None:
+        panel = window.call_panel
+        panel.refresh_devices()
+        for side, key in (("agent", getattr(args, "agent_device", None)),
+                          ("customer", getattr(args, "customer_device", None))):
+            if key is not None:
+                picker = panel.pickers[side]
+                index = picker.findData(key)
+                if index < 0:
+                    picker.addItem(key, key)
+                    index = picker.count() - 1
+                picker.setCurrentIndex(index)
+
+    QTimer.singleShot(0, fill)
+
+
+def _setup_call_demo(args: argparse.Namespace, window: Any, worker: Any, exit_code: dict[str, int]) -> None:
+    """``assist demo --call FILE.wav``: replay the file as a live call, then screenshot / summarise / quit."""
+    from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QApplication
+
+    from assist.gui.demo import CallDemo
+    from assist.pipeline.call import CallRequest
+
+    request = CallRequest(replay=str(args.call), speed=args.speed)
+    # runs in the worker's thread (a lambda on a worker signal): it only asks the worker, never touches a widget
+    worker.ready.connect(lambda info: worker.request_call_start.emit(request))
+
+    def finished(stats: dict) -> None:
+        from assist.gui.call_panel import describe_stats
+
+        if not stats:
+            exit_code["value"] = 1  # the call could not start; the reason is in the banner and the log
+        _finish_demo(args, window, exit_code)
+        print(f"  call: {describe_stats(stats) or 'did not start'}")
+
+    def failed(message: str) -> None:
+        print(f"assist demo: the model could not be loaded: {message}", file=sys.stderr)
+        exit_code["value"] = 1
+        QTimer.singleShot(0, QApplication.quit)
+
+    relay = CallDemo()
+    window._call_demo = relay  # keep it alive with the window
+    worker.call_stopped.connect(relay.on_stopped)  # bound slots of a GUI-thread QObject: queued to the GUI
+    worker.load_failed.connect(relay.on_load_failed)
+    relay.finished.connect(finished)
+    relay.load_failed.connect(failed)
+
+
+def _finish_demo(args: argparse.Namespace, window: Any, exit_code: dict[str, int]) -> None:
+    from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QApplication
+
+    if args.screenshot:
+        QApplication.processEvents()
+        path = Path(args.screenshot)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if not window.grab().save(str(path)):
+            print(f"assist demo: could not save the screenshot to {path}", file=sys.stderr)
+            exit_code["value"] = 1
+    print(summary(window, args.screenshot))
+    if args.offscreen or args.screenshot:
+        QTimer.singleShot(0, QApplication.quit)
 
 
 def summary(window: Any, screenshot: str | None) -> str:

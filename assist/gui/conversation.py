@@ -25,9 +25,10 @@ class ConversationView(QTextBrowser):
         self.setPlaceholderText("Start a session, then type or paste what the customer writes.")
         self.count = 0
 
-    def add_message(self, role: Role, text: str, insight: Insight | None = None) -> None:
+    def add_message(self, role: Role, text: str, insight: Insight | None = None, spoken_at: float | None = None) -> None:
+        """``spoken_at``: seconds into the call when the turn was spoken (None for typed chat)."""
         shown = text if len(text) <= MAX_SHOWN_CHARS else text[:MAX_SHOWN_CHARS] + f" … [{len(text):,} characters]"
-        body = html.escape(shown).replace("\n", "<br/>")
+        body = html.escape(shown).replace("\n", "<br/>") or "<i>(no words recognised)</i>"
         tag = ""
         if insight is not None:
             tag = (f" &nbsp;·&nbsp; {insight.emotion.label} {insight.emotion.confidence:.0%}"
@@ -40,7 +41,8 @@ class ConversationView(QTextBrowser):
             left="" if customer else spacer,
             right=spacer if customer else "",
             bg="#f0f0f0" if customer else "#dcebff",
-            who="Customer" if customer else "Agent",
+            who=("Customer" if customer else "Agent") + (
+                "" if spoken_at is None else f"</b> · voice {int(spoken_at) // 60}:{int(spoken_at) % 60:02d}<b>"),
             tag=tag,
             text=body,
         ))

@@ -57,3 +57,16 @@ class DemoPlayer(QObject):
     def on_error(self, message: str) -> None:
         self._waiting_for = "any"
         self._advance("any")
+
+
+class CallDemo(QObject):
+    """``assist demo --call``: relays the worker's end-of-call and load failure to the GUI thread."""
+
+    finished = Signal(object)  # capture statistics ({} when the call could not start)
+    load_failed = Signal(str)
+
+    def on_stopped(self, stats: object) -> None:
+        self.finished.emit(stats)
+
+    def on_load_failed(self, message: str) -> None:
+        self.load_failed.emit(message)

@@ -19,7 +19,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from assist.domain import ChatMessage, Insight, Role, Session
+from assist.domain import ChatMessage, EventKind, Insight, Role, Session
+from assist.gui.call_panel import CallPanel
 from assist.gui.conversation import ConversationView
 from assist.gui.emotion_chart import EmotionBars, EmotionTimeline
 from assist.gui.suggestions import SuggestionsPanel
@@ -64,6 +65,7 @@ class MainWindow(QMainWindow):
         self.banner.hide()
         self.banner.mousePressEvent = lambda event: self.banner.hide()  # type: ignore[method-assign]
 
+        self.call_panel = CallPanel()
         self.conversation = ConversationView()
         self.input = QPlainTextEdit()
         self.input.setPlaceholderText("Type or paste a message (Ctrl+Enter to send, Ctrl+T to switch speaker)")
@@ -80,6 +82,7 @@ class MainWindow(QMainWindow):
         input_row.addWidget(self.send_button)
         left = QWidget()
         left_layout = QVBoxLayout(left)
+        left_layout.addWidget(self.call_panel)
         left_layout.addWidget(self.conversation, 1)
         left_layout.addLayout(input_row)
 
@@ -180,6 +183,7 @@ class MainWindow(QMainWindow):
         for keys in ("Ctrl+Return", "Ctrl+Enter"):
             QShortcut(QKeySequence(keys), self, activated=self.send)
         QShortcut(QKeySequence("Ctrl+T"), self, activated=self.toggle_role)
+        QShortcut(QKeySequence("Ctrl+L"), self, activated=self.call_panel.toggle)
         QShortcut(QKeySequence("Ctrl+Shift+C"), self, activated=self.suggestions.copy_selected)
         QShortcut(QKeySequence("Ctrl+D"), self, activated=self.suggestions.dismiss_selected)
         for n in (1, 2, 3):
@@ -233,12 +237,15 @@ class MainWindow(QMainWindow):
     def on_message(self, message: ChatMessage) -> None:
         self.messages[message.id] = message
         if message.role is Role.AGENT:  # customer bubbles are drawn with their insight
-            self.conversation.add_message(message.role, message.text)
+            self.conversation.add_message(message.role, message.text, spoken_at=_spoken_at(message))
 
     def on_insight(self, insight: Insight) -> None:
         self.insights.append(insight)
         message = self.messages.get(insight.message_id)
-        self.conversation.add_message(Role.CUSTOMER, message.text if message else "", insight)
+        spoken_at = _spoken_at(message)
+        self.conversation.add_message(Role.CUSTOMER, message.text if message else "", insight, spoken_at=spoken_at)
+        if spoken_at is not None:
+            self.call_panel.clear_partial()
         emotion = insight.emotion
         self.emotion_badge.setText(f"{emotion.label} {emotion.confidence:.0%}")
         drivers = insight.contributions.get("emotion", {})
@@ -295,3 +302,10 @@ class MainWindow(QMainWindow):
         log.warning("shown to user: %s", message)
         self.banner.setText(f"⚠ {message}  (click to hide)")
         self.banner.show()
+
+
+def _spoken_at(message: ChatMessage | None) -> float | None:
+    """Seconds into the call for a spoken turn; None for typed, imported or fed text."""
+    if message is None or message.kind is not EventKind.UTTERANCE:
+        return None
+    return float(message.meta.get("start_s", 0.0))

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import sys
+import time
 import traceback
 from collections.abc import Callable
 from typing import Any
@@ -36,6 +37,14 @@ class PipelineWorker(QObject):
     request_submit = Signal(str, str)
     request_feedback = Signal(str, str)
     request_end = Signal()
+    # live calls
+    request_call_start = Signal(object)  # CallRequest
+    request_call_stop = Signal()
+    call_started = Signal(object)  # dict: channel -> device name
+    call_stopped = Signal(object)  # dict: capture statistics per channel
+    partial = Signal(object)  # assist.pipeline.live.Partial
+    level = Signal(str, float)  # channel, dBFS
+    call_stats = Signal(object)  # dict: capture statistics per channel, about once a second during a call
 
     def __init__(self, load_engines: Callable[[ProgressState], Any],
                  make_controller: Callable[[Any], Any]) -> None:
@@ -49,6 +58,11 @@ class PipelineWorker(QObject):
         self.request_submit.connect(self.submit)
         self.request_feedback.connect(self.feedback)
         self.request_end.connect(self.end_session)
+        self.request_call_start.connect(self.start_call)
+        self.request_call_stop.connect(self.stop_call)
+        self.call: Any = None
+        self._call_timer: Any = None
+        self._last_level: dict[str, float] = {}
 
     @Slot()
     def load(self) -> None:
@@ -94,8 +108,86 @@ class PipelineWorker(QObject):
             except Exception as exc:
                 self.error.emit(str(exc))
 
+    @Slot(object)
+    def start_call(self, request: Any) -> None:
+        """Open the call's audio sources and start polling them (a QTimer in this thread)."""
+        from PySide6.QtCore import QTimer
+
+        from assist.pipeline.call import open_call
+
+        if not self._check_ready():
+            return
+        if self.call is not None:
+            self.stop_call()
+        try:
+            if self.controller.session is None:
+                self.session_started.emit(self.controller.start_session(source="call"))
+            self.call = open_call(self.controller, request, self._call_callbacks())
+            self.call.start()
+        except Exception as exc:  # CaptureError (no device...), ModelUnavailable (no recogniser)
+            self.call = None
+            self.error.emit(str(exc))
+            self.call_stopped.emit({})
+            return
+        self._call_timer = QTimer(self)
+        self._call_timer.setInterval(40)
+        self._call_timer.timeout.connect(self._poll_call)
+        self._call_timer.start()
+        self.call_started.emit({name: ch.source.name for name, ch in self.call.channels.items()})
+
+    def _call_callbacks(self) -> Any:
+        from assist.pipeline.live import LiveCallbacks
+
+        def on_turn(turn: Any, timing: dict) -> None:
+            self.message_recorded.emit(turn.message)
+            if turn.insight is not None:
+                self.insight_ready.emit(turn.insight)
+
+        return LiveCallbacks(on_partial=self.partial.emit, on_turn=on_turn, on_level=self._on_level,
+                             on_error=self.error.emit)
+
+    def _on_level(self, channel: str, level_db: float) -> None:
+        now = time.monotonic()
+        if now - self._last_level.get(channel, 0.0) >= 0.1:  # 10 updates a second are plenty for a meter
+            self._last_level[channel] = now
+            self.level.emit(channel, level_db)
+
+    @Slot()
+    def _poll_call(self) -> None:
+        if self.call is None:
+            return
+        try:
+            self.call.poll()
+        except Exception as exc:
+            log.error("call processing failed: %s", traceback.format_exc())
+            self.error.emit(f"Call processing failed: {exc}")
+        if self.call is None:
+            return
+        now = time.monotonic()
+        if now - self._last_level.get("stats", 0.0) >= 1.0:
+            self._last_level["stats"] = now
+            self.call_stats.emit(self.call.stats())
+        if self.call.finished:
+            self.stop_call()
+
+    @Slot()
+    def stop_call(self) -> None:
+        """Stop capturing; what was already heard is transcribed, analysed and recorded before this returns."""
+        if self._call_timer is not None:
+            self._call_timer.stop()
+            self._call_timer = None
+        call, self.call = self.call, None
+        if call is None:
+            return
+        try:
+            call.stop()
+        except Exception as exc:
+            self.error.emit(f"Stopping the call: {exc}")
+        self.call_stopped.emit(call.stats())
+
     @Slot()
     def end_session(self) -> None:
+        self.stop_call()
         if self.controller is not None and self.controller.session is not None:
             session_id = self.controller.session.id
             self.controller.end_session()

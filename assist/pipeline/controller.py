@@ -65,10 +65,10 @@ class SessionController:
     session: Session | None = None
     history: list[Turn] = field(default_factory=list)
 
-    def start_session(self, agent: str = "") -> Session:
+    def start_session(self, agent: str = "", source: str = "chat") -> Session:
         if self.session is not None:
             self.end_session()
-        self.session = Session(agent=agent, redaction_enabled=self.redaction)
+        self.session = Session(agent=agent, redaction_enabled=self.redaction, source=source)
         self.history = []
         self._journal("start_session", self.session)
         return self.session

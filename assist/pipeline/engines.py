@@ -40,6 +40,10 @@ class EngineConfig:
     # calls (live capture, replayed WAVs): the voice model, and the fusion model that joins voice and words
     voice: bool = False
     voice_dir: Path | None = None
+    # the speech recogniser for calls: None = the shipped Whisper tiny.en; a CTranslate2 Whisper folder (a path or
+    # a name under models/asr); "pocketsphinx" for the fallback engine
+    asr_source: str | None = None
+    asr_threads: int = 2
 
 
 @dataclass
@@ -51,6 +55,7 @@ class Engines:
     notes: list[str] = field(default_factory=list)  # what could not be loaded, for the log and the window
     voice: object | None = None  # assist.inference.voice.model.VoiceModel, loaded for calls
     fuse_chat: bool = False  # chat messages go through the fusion model with their previous turns
+    asr: object | None = None  # the speech recogniser, loaded with the voice model (see load_asr_engine)
 
     @property
     def device(self) -> str:
@@ -99,8 +104,14 @@ def load_engines(config: EngineConfig | None = None, state: ProgressState | None
         except ModelUnavailable as exc:
             notes.append(f"{exc} Emotion comes from the text model alone (no conversation context, no voice).")
         timings["fusion_model_s"] = round(time.perf_counter() - start, 3)
-    if config.voice and fusion is not None:
-        voice = _load_voice(config, notes, timings)
+    asr = None
+    if config.voice:
+        state.set_progress(0.5, "loading voice and speech models")
+        if fusion is not None:
+            voice = _load_voice(config, notes, timings)
+        start = time.perf_counter()
+        asr = load_asr_engine(config, notes)
+        timings["speech_model_s"] = round(time.perf_counter() - start, 3)
     state.set_progress(0.7, "indexing knowledge base")
     start = time.perf_counter()
     entries = load_kb(config.kb_path)
@@ -110,7 +121,25 @@ def load_engines(config: EngineConfig | None = None, state: ProgressState | None
     timings["knowledge_base_s"] = round(time.perf_counter() - start, 3)
     state.set_progress(1.0, "ready")
     return Engines(text=model, retriever=retriever, load_seconds=timings, fusion=fusion, notes=notes, voice=voice,
-                   fuse_chat=config.fusion and fusion is not None)
+                   fuse_chat=config.fusion and fusion is not None, asr=asr)
+
+
+def load_asr_engine(config: EngineConfig, notes: list[str]) -> object | None:
+    """The speech recogniser for calls, or None with a note (calls are then unavailable, chat still works)."""
+    from assist.inference.asr import load_asr
+    from assist.inference.errors import ModelUnavailable
+
+    try:
+        if config.asr_source == "pocketsphinx":
+            engine = load_asr(prefer="pocketsphinx", threads=config.asr_threads)
+        else:
+            engine = load_asr(config.asr_source, threads=config.asr_threads)
+    except ModelUnavailable as exc:
+        notes.append(f"{exc} Calls cannot be transcribed; chat still works.")
+        return None
+    if getattr(engine, "fallback_reason", ""):
+        notes.append(f"Speech recognition: {engine.fallback_reason}")
+    return engine
 
 
 def _load_voice(config: EngineConfig, notes: list[str], timings: dict[str, float]) -> object | None:

@@ -1,0 +1,57 @@
+"""Command-line pieces for live calls: ``assist devices``, ``assist eval asr`` and the call options of
+``run`` / ``demo`` (kept apart from cli.py to keep each module small)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from typing import Any
+
+
+def call_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--agent-device", help="agent microphone, a key from 'assist devices' ('' for none)")
+    p.add_argument("--customer-device", help="customer's side, a key from 'assist devices' ('' for none)")
+    p.add_argument("--asr", help="speech model: a CTranslate2 Whisper folder (path or name under models/asr), "
+                                 "or 'pocketsphinx' (default: the shipped Whisper tiny.en)")
+
+
+def demo_call_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--call", metavar="FILE.wav",
+                   help="replay a recorded call (mono = customer; stereo = agent left, customer right)")
+    p.add_argument("--speed", type=float, default=1.0, help="replay speed (1 = real time)")
+
+
+def cmd_devices(args: argparse.Namespace) -> int:
+    from assist.capture.devices import default_device, list_devices
+
+    devices = list_devices()
+    if args.json:
+        print(json.dumps([d.__dict__ for d in devices], indent=2))
+        return 0
+    if not devices:
+        print("No audio inputs found. Linux: is PulseAudio/PipeWire running (pactl info)? "
+              "Is PortAudio installed (apt install libportaudio2)?")
+        return 1
+    defaults = {side: default_device(side, devices) for side in ("agent", "customer")}
+    for device in devices:
+        marks = [side for side, d in defaults.items() if d is not None and d.key == device.key]
+        kind = "output (customer side)" if device.loopback else "input"
+        print(f"{device.key}\n    {device.label} [{kind}]" + (f"  <- default for {', '.join(marks)}" if marks else ""))
+    return 0
+
+
+def cmd_eval_asr(args: argparse.Namespace) -> int:
+    from assist.inference.asr.evaluate import main as evaluate
+
+    argv = ["--engine", args.engine] + (["--model", args.model] if args.model else [])
+    return int(evaluate(argv))
+
+
+def add_commands(sub: Any, ev: Any) -> None:
+    devices = sub.add_parser("devices", help="list audio inputs and their keys (for --agent/--customer-device)")
+    devices.add_argument("--json", action="store_true")
+    devices.set_defaults(func=cmd_devices)
+    eval_asr = ev.add_parser("asr", help="word error rate on Debian's pocketsphinx-testdata recordings")
+    eval_asr.add_argument("--engine", default="whisper", choices=["whisper", "pocketsphinx"])
+    eval_asr.add_argument("--model", help="a CTranslate2 Whisper folder (default: the shipped tiny.en)")
+    eval_asr.set_defaults(func=cmd_eval_asr)
