@@ -33,15 +33,7 @@ def call_app(qtbot, request, call_engines, recording_journal):
     window.show()
     worker = PipelineWorker(load_engines=lambda state: call_engines,
                             make_controller=lambda e: SessionController(e, journal=recording_journal))
-    connect(window, worker)
-    panel = window.call_panel
-    panel.start_requested.connect(worker.request_call_start)
-    panel.stop_requested.connect(worker.request_call_stop)
-    worker.call_started.connect(panel.on_started)
-    worker.call_stopped.connect(panel.on_stopped)
-    worker.partial.connect(panel.on_partial)
-    worker.level.connect(panel.on_level)
-    worker.call_stats.connect(panel.on_stats)
+    connect(window, worker)  # the app's own wiring, call panel and capture actions included
     thread = WorkerThread(worker)
     request.addfinalizer(lambda: thread.stop())
     thread.start()

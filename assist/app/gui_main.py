@@ -101,6 +101,15 @@ def connect(window: Any, worker: Any) -> None:
     worker.partial.connect(panel.on_partial)
     worker.level.connect(panel.on_level)
     worker.call_stats.connect(panel.on_stats)
+    capture = window.capture
+    capture.screenshot_requested.connect(worker.request_screenshot)
+    capture.image_file.connect(worker.request_image_file)
+    capture.image_bytes.connect(worker.request_image_bytes)
+    capture.import_requested.connect(worker.request_import)
+    capture.feed_toggled.connect(worker.request_feed_socket)
+    capture.follow_requested.connect(worker.request_follow_file)
+    worker.screenshot_added.connect(window.on_screenshot)
+    worker.status.connect(window.on_status)
 
 
 def _setup_demo(args: argparse.Namespace, window: Any, worker: Any, exit_code: dict[str, int]) -> None:

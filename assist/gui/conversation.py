@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 
+from PySide6.QtCore import QUrl
 from PySide6.QtGui import QTextCursor
 from PySide6.QtWidgets import QTextBrowser, QWidget
 
@@ -46,6 +47,17 @@ class ConversationView(QTextBrowser):
             tag=tag,
             text=body,
         ))
+        self.count += 1
+        self.moveCursor(QTextCursor.MoveOperation.End)
+        self.ensureCursorVisible()
+
+    def add_screenshot(self, path: str, entities: list[dict[str, str]], note: str = "") -> None:
+        """A screenshot the agent took: its thumbnail and the details read from it."""
+        found = ", ".join(f"{e['kind'].replace('_', ' ')}: <b>{html.escape(e['value'])}</b>" for e in entities[:8])
+        detail = found or html.escape(note or "no details found")
+        image = f'<img src="{html.escape(QUrl.fromLocalFile(path).toString())}" width="160"/><br/>' if path else ""
+        self.append(_BUBBLE.format(left='<td width="22%"></td>', right="", bg="#fff8e1", who="Screenshot",
+                                   tag="", text=f"{image}{detail}"))
         self.count += 1
         self.moveCursor(QTextCursor.MoveOperation.End)
         self.ensureCursorVisible()

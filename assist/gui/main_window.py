@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (
 
 from assist.domain import ChatMessage, EventKind, Insight, Role, Session
 from assist.gui.call_panel import CallPanel
+from assist.gui.capture_actions import CaptureActions
 from assist.gui.conversation import ConversationView
 from assist.gui.emotion_chart import EmotionBars, EmotionTimeline
 from assist.gui.suggestions import SuggestionsPanel
@@ -139,6 +140,9 @@ class MainWindow(QMainWindow):
         self.end_action.triggered.connect(self.end_requested)
         toolbar.addAction(self.start_action)
         toolbar.addAction(self.end_action)
+        self.capture = CaptureActions(self, toolbar)
+        self.capture.problem.connect(self.show_error)
+        self.setAcceptDrops(True)
         self.session_label = QLabel()
         toolbar.addSeparator()
         toolbar.addWidget(self.session_label)
@@ -236,6 +240,8 @@ class MainWindow(QMainWindow):
 
     def on_message(self, message: ChatMessage) -> None:
         self.messages[message.id] = message
+        if message.kind is EventKind.SCREENSHOT:
+            return  # shown with its thumbnail by on_screenshot
         if message.role is Role.AGENT:  # customer bubbles are drawn with their insight
             self.conversation.add_message(message.role, message.text, spoken_at=_spoken_at(message))
 
@@ -264,6 +270,28 @@ class MainWindow(QMainWindow):
         self.suggestions.set_suggestions(insight.suggestions)
         self.notes.setText(" ".join(insight.notes))
         self.insight_shown.emit(insight)
+
+    def on_screenshot(self, result: object) -> None:
+        """A screenshot was read: show its thumbnail and what was found on it."""
+        self.conversation.add_screenshot(str(getattr(result, "path", "")), getattr(result, "entities", []),
+                                         getattr(result, "note", ""))
+
+    def on_status(self, text: str) -> None:
+        self.statusBar().showMessage(text, 15000)
+
+    def dragEnterEvent(self, event) -> None:  # noqa: N802 - Qt's name
+        if event.mimeData().hasUrls() or event.mimeData().hasImage():
+            event.acceptProposedAction()
+
+    def dropEvent(self, event) -> None:  # noqa: N802
+        mime = event.mimeData()
+        if mime.hasUrls():
+            self.capture.drop_paths([url.toLocalFile() for url in mime.urls() if url.isLocalFile()])
+        elif mime.hasImage():
+            from assist.gui.capture_actions import png_bytes
+
+            self.capture.image_bytes.emit(png_bytes(mime.imageData()))
+        event.acceptProposedAction()
 
     def on_session_ended(self, session_id: str) -> None:
         self.set_session(None)

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import logging
 import sys
-import time
 import traceback
 from collections.abc import Callable
 from typing import Any
@@ -16,11 +15,12 @@ from typing import Any
 from PySide6.QtCore import QCoreApplication, QMetaObject, QObject, Qt, QThread, Signal, Slot
 
 from assist.domain import ProgressState
+from assist.gui.worker_capture import CaptureSlots
 
 log = logging.getLogger(__name__)
 
 
-class PipelineWorker(QObject):
+class PipelineWorker(QObject, CaptureSlots):
     # results and state, worker -> GUI
     progress = Signal(float, str)
     ready = Signal(object)  # dict: device, versions, load_seconds
@@ -45,6 +45,15 @@ class PipelineWorker(QObject):
     partial = Signal(object)  # assist.pipeline.live.Partial
     level = Signal(str, float)  # channel, dBFS
     call_stats = Signal(object)  # dict: capture statistics per channel, about once a second during a call
+    # screenshots, transcript import, live chat feeds
+    request_screenshot = Signal(object)  # None = the whole screen, or (left, top, width, height)
+    request_image_file = Signal(str)
+    request_image_bytes = Signal(bytes)
+    request_import = Signal(str)
+    request_feed_socket = Signal(bool)  # on / off
+    request_follow_file = Signal(str)  # "" = stop following
+    screenshot_added = Signal(object)  # assist.pipeline.screens.ScreenshotResult
+    status = Signal(str)  # a line for the status bar (import progress, feed address)
 
     def __init__(self, load_engines: Callable[[ProgressState], Any],
                  make_controller: Callable[[Any], Any]) -> None:
@@ -58,11 +67,7 @@ class PipelineWorker(QObject):
         self.request_submit.connect(self.submit)
         self.request_feedback.connect(self.feedback)
         self.request_end.connect(self.end_session)
-        self.request_call_start.connect(self.start_call)
-        self.request_call_stop.connect(self.stop_call)
-        self.call: Any = None
-        self._call_timer: Any = None
-        self._last_level: dict[str, float] = {}
+        self._init_capture()
 
     @Slot()
     def load(self) -> None:
@@ -107,83 +112,6 @@ class PipelineWorker(QObject):
                 self.controller.feedback(suggestion_id, action)
             except Exception as exc:
                 self.error.emit(str(exc))
-
-    @Slot(object)
-    def start_call(self, request: Any) -> None:
-        """Open the call's audio sources and start polling them (a QTimer in this thread)."""
-        from PySide6.QtCore import QTimer
-
-        from assist.pipeline.call import open_call
-
-        if not self._check_ready():
-            return
-        if self.call is not None:
-            self.stop_call()
-        try:
-            if self.controller.session is None:
-                self.session_started.emit(self.controller.start_session(source="call"))
-            self.call = open_call(self.controller, request, self._call_callbacks())
-            self.call.start()
-        except Exception as exc:  # CaptureError (no device...), ModelUnavailable (no recogniser)
-            self.call = None
-            self.error.emit(str(exc))
-            self.call_stopped.emit({})
-            return
-        self._call_timer = QTimer(self)
-        self._call_timer.setInterval(40)
-        self._call_timer.timeout.connect(self._poll_call)
-        self._call_timer.start()
-        self.call_started.emit({name: ch.source.name for name, ch in self.call.channels.items()})
-
-    def _call_callbacks(self) -> Any:
-        from assist.pipeline.live import LiveCallbacks
-
-        def on_turn(turn: Any, timing: dict) -> None:
-            self.message_recorded.emit(turn.message)
-            if turn.insight is not None:
-                self.insight_ready.emit(turn.insight)
-
-        return LiveCallbacks(on_partial=self.partial.emit, on_turn=on_turn, on_level=self._on_level,
-                             on_error=self.error.emit)
-
-    def _on_level(self, channel: str, level_db: float) -> None:
-        now = time.monotonic()
-        if now - self._last_level.get(channel, 0.0) >= 0.1:  # 10 updates a second are plenty for a meter
-            self._last_level[channel] = now
-            self.level.emit(channel, level_db)
-
-    @Slot()
-    def _poll_call(self) -> None:
-        if self.call is None:
-            return
-        try:
-            self.call.poll()
-        except Exception as exc:
-            log.error("call processing failed: %s", traceback.format_exc())
-            self.error.emit(f"Call processing failed: {exc}")
-        if self.call is None:
-            return
-        now = time.monotonic()
-        if now - self._last_level.get("stats", 0.0) >= 1.0:
-            self._last_level["stats"] = now
-            self.call_stats.emit(self.call.stats())
-        if self.call.finished:
-            self.stop_call()
-
-    @Slot()
-    def stop_call(self) -> None:
-        """Stop capturing; what was already heard is transcribed, analysed and recorded before this returns."""
-        if self._call_timer is not None:
-            self._call_timer.stop()
-            self._call_timer = None
-        call, self.call = self.call, None
-        if call is None:
-            return
-        try:
-            call.stop()
-        except Exception as exc:
-            self.error.emit(f"Stopping the call: {exc}")
-        self.call_stopped.emit(call.stats())
 
     @Slot()
     def end_session(self) -> None:
@@ -235,7 +163,7 @@ class WorkerThread:
     def stop(self, timeout_ms: int = 10000) -> bool:
         if not self.thread.isRunning():
             return True
-        self.worker.request_end.emit()
+        QMetaObject.invokeMethod(self.worker, "shutdown", Qt.ConnectionType.BlockingQueuedConnection)
         QMetaObject.invokeMethod(self.worker, "detach", Qt.ConnectionType.BlockingQueuedConnection)
         self.thread.quit()
         return self.thread.wait(timeout_ms)

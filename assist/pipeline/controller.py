@@ -64,12 +64,15 @@ class SessionController:
     on_error: Callable[[str], None] = lambda message: None
     session: Session | None = None
     history: list[Turn] = field(default_factory=list)
+    screen: Any = None  # the latest screenshot's features for the fusion model (numpy), set by set_screen
+    screen_entities: list[dict[str, str]] = field(default_factory=list)
 
     def start_session(self, agent: str = "", source: str = "chat") -> Session:
         if self.session is not None:
             self.end_session()
         self.session = Session(agent=agent, redaction_enabled=self.redaction, source=source)
         self.history = []
+        self.screen, self.screen_entities = None, []
         self._journal("start_session", self.session)
         return self.session
 
@@ -92,6 +95,8 @@ class SessionController:
         role, kind = Role(role), EventKind(kind)
         if voice is not None and isinstance(text, str) and not text.strip():
             text, notes = "", ["No words were recognised in this utterance: the estimate is from the voice."]
+        elif kind is EventKind.SCREENSHOT and isinstance(text, str) and not text.strip():
+            text, notes = "", []  # a screenshot with no text on it is still a record of what the agent saw
         else:
             text, notes = normalise_message(text)
         message = ChatMessage(session_id=self.session.id, role=role, text=text, kind=kind, meta=dict(meta or {}))
@@ -100,13 +105,18 @@ class SessionController:
         if role is Role.CUSTOMER:
             turn.insight, turn.features = self._analyse(message, notes, voice)
             self._journal("record_insight", turn.insight)
-        elif self.engines.fusion is not None and text:  # the agent's words are context for the next customer turn
+        elif self.engines.fusion is not None and text and kind is not EventKind.SCREENSHOT:
+            # the agent's words are context for the next customer turn
             try:
                 turn.features = self.engines.text.analyze([message.text])[0].features
             except BadInput:
                 turn.features = None
         self.history.append(turn)
         return turn
+
+    def set_screen(self, features: Any, entities: list[dict[str, str]]) -> None:
+        """The latest screenshot: its features join the next customer turns read by the fusion model."""
+        self.screen, self.screen_entities = features, list(entities)
 
     def record_capture_stats(self, stats: dict[str, Any]) -> None:
         """Keep a call's capture statistics (overflows, drops, device errors) with the session."""
@@ -143,7 +153,7 @@ class SessionController:
         fuse = self.engines.fusion is not None and (
             voice_f is not None or (self.engines.fuse_chat and features is not None and bool(previous_turns)))
         if fuse:
-            inputs = FusionInputs.one(text=features, context=previous_turns, voice=voice_f)
+            inputs = FusionInputs.one(text=features, context=previous_turns, voice=voice_f, screen=self.screen)
             fused = self.engines.fusion.estimate(inputs)  # type: ignore[attr-defined]
             emotions, sentiments = fused.emotion, fused.sentiment
             contributions = {"emotion": fused.contributions["emotion"]}

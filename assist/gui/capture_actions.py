@@ -1,0 +1,140 @@
+"""Capture actions of the main window: screenshots (full screen, a region, pasted, dropped), transcript import
+and the live chat feeds, with their shortcuts. Requests go to the worker as signals of :class:`CaptureActions`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import QBuffer, QByteArray, QIODevice, QObject, QPoint, QRect, QSize, Qt, Signal
+from PySide6.QtGui import QAction, QColor, QGuiApplication, QImage, QKeySequence, QPainter
+from PySide6.QtWidgets import QFileDialog, QMainWindow, QRubberBand, QToolBar, QWidget
+
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp"}
+TRANSCRIPT_SUFFIXES = {".txt", ".jsonl", ".json", ".log", ".csv"}
+
+
+class CaptureActions(QObject):
+    screenshot_requested = Signal(object)  # None = whole screen, or (left, top, width, height) in pixels
+    image_file = Signal(str)
+    image_bytes = Signal(bytes)
+    import_requested = Signal(str)
+    feed_toggled = Signal(bool)
+    follow_requested = Signal(str)
+    problem = Signal(str)
+
+    def __init__(self, window: QMainWindow, toolbar: QToolBar) -> None:
+        super().__init__(window)
+        self.window = window
+        self._picker: RegionPicker | None = None
+
+        def action(text: str, keys: str, tip: str, slot, checkable: bool = False) -> QAction:
+            act = QAction(text, window, shortcut=QKeySequence(keys), checkable=checkable)
+            act.setShortcutContext(Qt.ShortcutContext.ApplicationShortcut)  # from any window of the app
+            act.setToolTip(f"{tip} ({keys})")
+            act.triggered.connect(slot)
+            return act
+
+        self.screenshot = action("Screenshot", "Ctrl+Shift+S", "Capture the whole screen and read it",
+                                 lambda: self.screenshot_requested.emit(None))
+        self.region = action("Region…", "Ctrl+Shift+R", "Drag a rectangle on the screen to capture", self.pick_region)
+        self.paste = action("Paste image", "Ctrl+Shift+V", "Add the image on the clipboard", self.paste_image)
+        self.import_action = action("Import chat…", "Ctrl+O", "Import a transcript (Customer:/Agent: lines or JSON "
+                                    "lines)", self.choose_transcript)
+        self.feed = action("Chat feed", "Ctrl+Shift+F", "Accept messages from other tools on 127.0.0.1 (token "
+                           "protected)", lambda *_: self.feed_toggled.emit(self.feed.isChecked()), checkable=True)
+        toolbar.addSeparator()
+        for act in (self.screenshot, self.region, self.paste, self.import_action, self.feed):
+            toolbar.addAction(act)
+
+    # --- user actions -------------------------------------------------------------------------
+
+    def paste_image(self) -> None:
+        clipboard = QGuiApplication.clipboard()
+        mime = clipboard.mimeData()
+        if mime is not None and mime.hasImage():
+            self.image_bytes.emit(png_bytes(clipboard.image()))
+        elif mime is not None and mime.hasUrls():
+            self.drop_paths([url.toLocalFile() for url in mime.urls()])
+        else:
+            self.problem.emit("There is no image on the clipboard to paste.")
+
+    def choose_transcript(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self.window, "Import a chat transcript", "",
+                                              "Transcripts (*.txt *.jsonl *.json *.log);;All files (*)")
+        if path:
+            self.import_requested.emit(path)
+
+    def drop_paths(self, paths: list[str]) -> None:
+        """Dropped or pasted files: images are screenshots, text files are transcripts, the rest is refused."""
+        for path in paths:
+            suffix = Path(path).suffix.lower()
+            if suffix in IMAGE_SUFFIXES:
+                self.image_file.emit(path)
+            elif suffix in TRANSCRIPT_SUFFIXES:
+                self.import_requested.emit(path)
+            else:
+                self.image_file.emit(path)  # sniffed by content: a real image is used, anything else is refused
+
+    def pick_region(self) -> None:
+        self._picker = RegionPicker()
+        self._picker.picked.connect(self.screenshot_requested.emit)
+        self._picker.show_over_screens()
+
+
+class RegionPicker(QWidget):
+    """A translucent layer over every screen; drag a rectangle, release to capture it, Esc to cancel."""
+
+    picked = Signal(object)
+
+    def __init__(self) -> None:
+        super().__init__(None, Qt.WindowType.FramelessWindowHint | Qt.WindowType.WindowStaysOnTopHint
+                         | Qt.WindowType.Tool)
+        self.setAttribute(Qt.WidgetAttribute.WA_TranslucentBackground)
+        self.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        self.setCursor(Qt.CursorShape.CrossCursor)
+        self.band = QRubberBand(QRubberBand.Shape.Rectangle, self)
+        self.origin = QPoint()
+
+    def show_over_screens(self) -> None:
+        area = QRect()
+        for screen in QGuiApplication.screens():
+            area = area.united(screen.geometry())
+        self.setGeometry(area)
+        self.show()
+        self.activateWindow()
+
+    def paintEvent(self, event) -> None:  # noqa: N802 - Qt's name
+        QPainter(self).fillRect(self.rect(), QColor(0, 0, 0, 60))  # dim the screens while picking
+
+    def mousePressEvent(self, event) -> None:  # noqa: N802
+        self.origin = event.position().toPoint()
+        self.band.setGeometry(QRect(self.origin, QSize()))
+        self.band.show()
+
+    def mouseMoveEvent(self, event) -> None:  # noqa: N802
+        self.band.setGeometry(QRect(self.origin, event.position().toPoint()).normalized())
+
+    def mouseReleaseEvent(self, event) -> None:  # noqa: N802
+        rect = self.band.geometry()
+        self.close()
+        if rect.width() >= 8 and rect.height() >= 8:
+            # this layer covers the whole virtual desktop, so its own coordinates are relative to mss's
+            # monitor 0 (all screens), which is what capture_screen(region=...) takes, in physical pixels
+            ratio = self.devicePixelRatioF()
+            self.picked.emit((int(rect.x() * ratio), int(rect.y() * ratio),
+                              int(rect.width() * ratio), int(rect.height() * ratio)))
+
+    def keyPressEvent(self, event) -> None:  # noqa: N802
+        if event.key() == Qt.Key.Key_Escape:
+            self.close()
+
+
+def png_bytes(image: QImage) -> bytes:
+    data = QByteArray()
+    buffer = QBuffer(data)
+    buffer.open(QIODevice.OpenModeFlag.WriteOnly)
+    image.save(buffer, "PNG")
+    return bytes(data.data())
+
+
+__all__ = ["CaptureActions", "RegionPicker", "png_bytes"]

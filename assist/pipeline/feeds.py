@@ -1,0 +1,143 @@
+"""Chat text from outside the window: transcript files, a tailed JSON-lines file, the localhost socket feed.
+
+The feed threads only put messages on a queue (their callbacks never touch the controller); the pipeline's
+thread drains it with :meth:`FeedHub.drain` and submits each message like a typed one (kind ``feed``), so
+one thread owns the session as for everything else.
+"""
+
+from __future__ import annotations
+
+import queue
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import platformdirs
+
+from assist.capture.chat_feed import (
+    ChatFeedServer,
+    FeedMessage,
+    JsonlFileTailer,
+    load_or_create_token,
+    parse_transcript,
+)
+from assist.domain import EventKind, ProgressState
+from assist.pipeline.controller import SessionController, Turn
+
+
+def config_dir() -> Path:
+    return Path(platformdirs.user_config_dir("Assist", "Assist"))
+
+
+@dataclass
+class ImportSummary:
+    imported: int
+    analysed: int
+    problems: list[str]
+    truncated: bool
+
+
+def import_transcript(controller: SessionController, path: str | Path, state: ProgressState | None = None,
+                      on_turn: Callable[[Turn], None] = lambda turn: None) -> ImportSummary:
+    """Add a transcript file's messages to the session (kind ``import``); bad lines are listed, not fatal."""
+    result = parse_transcript(Path(path))
+    state = state or ProgressState()
+    problems = list(result.problems)
+    if controller.session is None:
+        controller.start_session(source="import")
+    done = analysed = 0
+    for index, message in enumerate(result.messages):
+        if state.is_cancelled():
+            problems.append(f"Import stopped after {done} of {len(result.messages)} messages.")
+            break
+        try:
+            turn = controller.submit(message.role, message.text, kind=EventKind.IMPORT, meta=_meta(message))
+        except Exception as exc:  # BadInput for one message: note it, go on
+            problems.append(f"Message {index + 1} skipped: {exc}")
+            continue
+        done += 1
+        analysed += turn.insight is not None
+        on_turn(turn)
+        state.set_progress((index + 1) / max(1, len(result.messages)), f"imported {index + 1} messages")
+    return ImportSummary(done, analysed, problems, result.truncated)
+
+
+def _meta(message: FeedMessage) -> dict[str, Any]:
+    meta: dict[str, Any] = {"source": message.source}
+    if message.external_id is not None:
+        meta["external_id"] = message.external_id
+    if message.sent_at is not None:
+        meta["sent_at"] = message.sent_at
+    return meta
+
+
+class FeedHub:
+    """The live feeds of one app: at most one socket server and one tailed file."""
+
+    def __init__(self, token_dir: Path | None = None) -> None:
+        self.token_dir = token_dir or config_dir()
+        self._queue: queue.Queue[tuple[str, Any]] = queue.Queue(maxsize=10_000)
+        self.server: ChatFeedServer | None = None
+        self.tailer: JsonlFileTailer | None = None
+        self.dropped = 0
+
+    def _put(self, kind: str, item: Any) -> None:
+        try:
+            self._queue.put_nowait((kind, item))
+        except queue.Full:  # the pipeline is far behind: count, never block a feed thread
+            self.dropped += 1
+
+    def start_socket(self, port: int = 0) -> tuple[int, str]:
+        """Listen on 127.0.0.1; returns (port, token). Raises FeedError (port taken...)."""
+        if self.server is None:
+            token = load_or_create_token(self.token_dir)
+            self.server = ChatFeedServer(lambda m: self._put("message", m), lambda p: self._put("problem", p),
+                                         token=token, port=port)
+            self.server.start()
+            self.token = token
+        return self.server.port, self.token
+
+    def follow_file(self, path: str | Path) -> None:
+        self.stop_file()
+        self.tailer = JsonlFileTailer(Path(path), lambda m: self._put("message", m), lambda p: self._put("problem", p))
+        self.tailer.start()
+
+    def stop_file(self) -> None:
+        if self.tailer is not None:
+            self.tailer.stop()
+            self.tailer = None
+
+    def stop(self) -> None:
+        self.stop_file()
+        if self.server is not None:
+            self.server.stop()
+            self.server = None
+
+    @property
+    def active(self) -> bool:
+        return self.server is not None or self.tailer is not None or not self._queue.empty()
+
+    def drain(self, controller: SessionController, on_turn: Callable[[Turn], None],
+              on_problem: Callable[[str], None], limit: int = 50) -> int:
+        """Submit up to ``limit`` queued messages (kind ``feed``); report problems. Returns how many were taken."""
+        taken = 0
+        while taken < limit:
+            try:
+                kind, item = self._queue.get_nowait()
+            except queue.Empty:
+                break
+            taken += 1
+            if kind == "problem":
+                on_problem(f"Chat feed: {item}")
+                continue
+            if controller.session is None:
+                controller.start_session(source="feed")
+            try:
+                on_turn(controller.submit(item.role, item.text, kind=EventKind.FEED, meta=_meta(item)))
+            except Exception as exc:
+                on_problem(f"Chat feed message not used: {exc}")
+        return taken
+
+
+__all__ = ["FeedHub", "ImportSummary", "config_dir", "import_transcript"]
