@@ -27,12 +27,13 @@ def call_engines():
 
 
 @pytest.fixture
-def call_app(qtbot, request, call_engines, recording_journal):
+def call_app(qtbot, request, call_engines, recording_journal, tmp_path):
     window = MainWindow()
     qtbot.addWidget(window)
     window.show()
     worker = PipelineWorker(load_engines=lambda state: call_engines,
                             make_controller=lambda e: SessionController(e, journal=recording_journal))
+    worker.data_dir = tmp_path / "sessions"  # screenshots and recordings (default: beside the user's journal)
     connect(window, worker)  # the app's own wiring, call panel and capture actions included
     thread = WorkerThread(worker)
     request.addfinalizer(lambda: thread.stop())
@@ -105,3 +106,16 @@ def test_a_live_call_from_the_pulseaudio_monitor_shows_partials_and_levels(qtbot
         qtbot.waitUntil(lambda: not window.call_panel.running, timeout=10000)
     assert "refund" in window.conversation.toPlainText().lower()
     assert partials[0] == "" or partials[0].startswith("Customer is saying:")
+
+
+def test_recording_is_off_by_default_and_visible_when_on(qtbot, call_app, tmp_path):
+    window, worker, journal = call_app
+    panel = window.call_panel
+    assert not panel.record.isChecked() and not panel.request().record
+    worker.request_call_start.emit(CallRequest(replay=str(DEMO_CALL), speed=12.0, record=True))
+    qtbot.waitUntil(lambda: panel.running, timeout=10000)
+    assert panel.rec_indicator.isVisibleTo(window) and not panel.record.isEnabled()
+    qtbot.waitUntil(lambda: not panel.running, timeout=60000)
+    assert not panel.rec_indicator.isVisibleTo(window) and "recorded" in panel.health.text()
+    files = sorted(p.name for p in (tmp_path / "sessions").rglob("*.ogg"))
+    assert files == ["call-agent.ogg", "call-customer.ogg"]

@@ -187,3 +187,43 @@ def test_a_replayed_stereo_call_gives_both_speakers_in_order(call_engines, asr, 
     last = call.turns[-1]
     assert "money" in last.message.text.lower() and last.insight.emotion.label in {"anger", "disgust"}
     assert recording_journal.named("record_capture_stats")[0][1]["customer"]["overflows"] == 0
+
+
+def test_a_recorded_call_keeps_each_side_as_opus_and_a_failing_disk_stops_only_the_recording(
+        call_engines, asr, tmp_path):
+    import soundfile
+
+    from assist.capture.audio import ReplaySources
+    from assist.capture.recording import CallRecorder
+    from assist.pipeline.controller import SessionController
+    from assist.pipeline.live import LiveCall, LiveCallbacks, run_to_end
+
+    if missing_tools():
+        pytest.skip("espeak-ng missing")
+    call_wav = stereo_call(tmp_path)
+    controller = SessionController(call_engines)
+    controller.start_session()
+    recorder = CallRecorder(tmp_path / "rec")
+    call = LiveCall(controller, ReplaySources(str(call_wav), speed=8.0).sources, asr, recorder=recorder)
+    run_to_end(call, timeout_s=60)
+    stats = call.stats()
+    for side in ("agent", "customer"):
+        path = Path(stats[side]["recording"])
+        data, rate = soundfile.read(path)
+        assert rate == 16000 and abs(len(data) / rate - stats[side]["seconds"]) < 0.2
+        assert path.stat().st_size < 0.25 * len(data) * 2  # well under 16-bit PCM
+    assert len(call.turns) == 4
+
+    class FullDisk(CallRecorder):
+        def write(self, channel, samples):
+            if self.frames.get(channel, 0) > 16000:
+                self.files[channel].close()  # the next write fails, as on a full disk
+            super().write(channel, samples)
+
+    errors = []
+    controller.start_session()
+    call = LiveCall(controller, ReplaySources(str(call_wav), speed=8.0).sources, asr,
+                    recorder=FullDisk(tmp_path / "full"), callbacks=LiveCallbacks(on_error=errors.append))
+    run_to_end(call, timeout_s=60)
+    assert len(errors) == 1 and "Recording stopped" in errors[0] and "goes on" in errors[0]
+    assert len(call.turns) == 4  # the call itself was not affected

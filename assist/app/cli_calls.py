@@ -19,6 +19,7 @@ def demo_call_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--call", metavar="FILE.wav",
                    help="replay a recorded call (mono = customer; stereo = agent left, customer right)")
     p.add_argument("--speed", type=float, default=1.0, help="replay speed (1 = real time)")
+    p.add_argument("--record", action="store_true", help="also record the replayed call (Ogg/Opus per side)")
 
 
 def cmd_devices(args: argparse.Namespace) -> int:

@@ -169,7 +169,7 @@ def _setup_call_demo(args: argparse.Namespace, window: Any, worker: Any, exit_co
     from assist.gui.demo import CallDemo
     from assist.pipeline.call import CallRequest
 
-    request = CallRequest(replay=str(args.call), speed=args.speed)
+    request = CallRequest(replay=str(args.call), speed=args.speed, record=bool(getattr(args, "record", False)))
     # runs in the worker's thread (a lambda on a worker signal): it only asks the worker, never touches a widget
     worker.ready.connect(lambda info: worker.request_call_start.emit(request))
 

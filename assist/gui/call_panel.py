@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
+    QCheckBox,
     QComboBox,
     QGridLayout,
     QGroupBox,
@@ -55,16 +56,26 @@ class CallPanel(QGroupBox):
         self.button = QPushButton("Start call")
         self.button.setToolTip("Start or stop listening to the call (Ctrl+L)")
         self.button.clicked.connect(self.toggle)
+        self.record = QCheckBox("Record")
+        self.record.setToolTip("Save the call audio (each side, Ogg/Opus) with the session for supervisors. Off "
+                               "by default; tell the customer when you record.")
+        self.rec_indicator = QLabel("● REC")
+        self.rec_indicator.setStyleSheet("color:white; background:#c62828; border-radius:4px; padding:1px 6px; "
+                                         "font-weight:bold")
+        self.rec_indicator.setToolTip("This call is being recorded")
+        self.rec_indicator.hide()
         layout.addWidget(self.refresh_button, 0, 3)
         layout.addWidget(self.button, 1, 3)
+        layout.addWidget(self.record, 0, 4)
+        layout.addWidget(self.rec_indicator, 1, 4)
         self.partial = QLabel()
         self.partial.setStyleSheet("color:#555; font-style:italic")
         self.partial.setWordWrap(True)
         self.partial.setFixedHeight(2 * self.partial.fontMetrics().lineSpacing() + 4)
         self.health = QLabel("Not listening")
         self.health.setStyleSheet("color:#666")
-        layout.addWidget(self.partial, 2, 0, 1, 4)
-        layout.addWidget(self.health, 3, 0, 1, 4)
+        layout.addWidget(self.partial, 2, 0, 1, 5)
+        layout.addWidget(self.health, 3, 0, 1, 5)
         layout.setColumnStretch(1, 1)
 
     def refresh_devices(self, devices: list | None = None) -> None:
@@ -92,7 +103,7 @@ class CallPanel(QGroupBox):
 
     def request(self) -> CallRequest:
         return CallRequest(agent_device=self.pickers[AGENT].currentData(),
-                           customer_device=self.pickers[CUSTOMER].currentData())
+                           customer_device=self.pickers[CUSTOMER].currentData(), record=self.record.isChecked())
 
     def toggle(self) -> None:
         if self.running:
@@ -106,7 +117,9 @@ class CallPanel(QGroupBox):
         self.button.setStyleSheet("QPushButton { background:#c62828; color:white; font-weight:bold }")
         for picker in self.pickers.values():
             picker.setEnabled(False)
-        names = ", ".join(f"{side}: {name}" for side, name in devices.items())
+        self.record.setEnabled(False)
+        self.rec_indicator.setVisible("recording" in devices)
+        names = ", ".join(f"{side}: {name}" for side, name in devices.items() if side != "recording")
         self.health.setText(f"● Listening ({names})")
 
     def on_stopped(self, stats: dict) -> None:
@@ -115,6 +128,8 @@ class CallPanel(QGroupBox):
         self.button.setStyleSheet("")
         for picker in self.pickers.values():
             picker.setEnabled(True)
+        self.record.setEnabled(True)
+        self.rec_indicator.hide()
         for meter in self.meters.values():
             meter.setValue(METER_FLOOR_DB)
         self.partial.clear()
@@ -148,6 +163,8 @@ def describe_stats(stats: dict) -> str:
         text = f"{side} {s.get('seconds', 0):.0f} s heard, {s.get('overflows', 0)} overflows"
         if dropped:
             text += f", {dropped} samples dropped"
+        if s.get("recording"):
+            text += ", recorded"
         if s.get("errors"):
             text += f" — {s['errors'][-1]}"
         parts.append(text)

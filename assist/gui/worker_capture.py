@@ -53,7 +53,7 @@ class CaptureSlots:
         try:
             if self.controller.session is None:
                 self.session_started.emit(self.controller.start_session(source="call"))
-            self.call = open_call(self.controller, request, self._call_callbacks())
+            self.call = open_call(self.controller, request, self._call_callbacks(), getattr(self, "data_dir", None))
             self.call.start()
         except Exception as exc:  # CaptureError (no device...), ModelUnavailable (no recogniser)
             self.call = None
@@ -64,7 +64,10 @@ class CaptureSlots:
         self._call_timer.setInterval(40)
         self._call_timer.timeout.connect(self._poll_call)
         self._call_timer.start()
-        self.call_started.emit({name: ch.source.name for name, ch in self.call.channels.items()})
+        devices = {name: ch.source.name for name, ch in self.call.channels.items()}
+        if self.call.recorder is not None:
+            devices["recording"] = str(self.call.recorder.folder)
+        self.call_started.emit(devices)
 
     def _call_callbacks(self) -> Any:
         from assist.pipeline.live import LiveCallbacks

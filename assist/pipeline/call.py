@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from assist.capture.audio import AGENT, CUSTOMER, ReplaySources
@@ -24,6 +25,7 @@ class CallRequest:
     customer_device: str | None = None
     replay: str | None = None
     speed: float = 1.0
+    record: bool = False  # save each side's audio (Ogg/Opus) with the session, for supervisors
 
 
 def resolve_devices(request: CallRequest) -> dict[str, str]:
@@ -47,8 +49,11 @@ def resolve_devices(request: CallRequest) -> dict[str, str]:
     return keys
 
 
-def open_call(controller: SessionController, request: CallRequest, callbacks: LiveCallbacks) -> LiveCall:
-    """The LiveCall for ``request`` (not started). Raises CaptureError / ModelUnavailable with plain words."""
+def open_call(controller: SessionController, request: CallRequest, callbacks: LiveCallbacks,
+              data_dir: Path | None = None) -> LiveCall:
+    """The LiveCall for ``request`` (not started). Raises CaptureError / ModelUnavailable with plain words.
+
+    A recording goes to ``<data_dir>/<session id>/`` (default: beside the journal)."""
     asr = getattr(controller.engines, "asr", None)
     if asr is None:
         raise ModelUnavailable("No speech recogniser is loaded, so calls cannot be transcribed; see the notes "
@@ -65,7 +70,13 @@ def open_call(controller: SessionController, request: CallRequest, callbacks: Li
                 callbacks.on_error(f"{side.capitalize()} audio: {exc}")
         if not sources:
             raise CaptureError("None of the chosen audio devices could be opened.")
-    return LiveCall(controller, sources, asr, callbacks=callbacks)
+    recorder = None
+    if request.record and controller.session is not None:
+        from assist.capture.recording import CallRecorder
+        from assist.pipeline.screens import default_data_dir
+
+        recorder = CallRecorder((data_dir or default_data_dir()) / controller.session.id)
+    return LiveCall(controller, sources, asr, callbacks=callbacks, recorder=recorder)
 
 
 __all__ = ["CallRequest", "open_call", "resolve_devices"]

@@ -124,6 +124,8 @@ class LiveCall:
             out[name]["device"] = channel.source.name
             if channel.first_partial_latency_s is not None:
                 out[name]["first_partial_latency_s"] = round(channel.first_partial_latency_s, 3)
+            if self.recorder is not None and name in self.recorder.paths:
+                out[name]["recording"] = str(self.recorder.paths[name])
         return out
 
     # --- the work -------------------------------------------------------------------------
@@ -151,8 +153,10 @@ class LiveCall:
             self.callbacks.on_error(f"{name.capitalize()} audio: {source.error} Capture goes on for the other side; "
                                     "what was heard before is kept.")
         samples = channel.resampler.process(raw) if len(raw) else np.zeros(0, dtype=np.float32)
-        if self.recorder is not None and len(samples):
+        if self.recorder is not None and len(samples) and self.recorder.recording:
             self.recorder.write(name, samples)
+            if not self.recorder.recording:  # the disk filled up or the folder went away: say so once
+                self.callbacks.on_error(f"{self.recorder.error} The call goes on without recording.")
         events = channel.segmenter.feed(samples) if len(samples) else []
         if final or (channel.failed and channel.segmenter.in_speech):
             events += channel.segmenter.flush()
