@@ -227,3 +227,69 @@ def test_a_recorded_call_keeps_each_side_as_opus_and_a_failing_disk_stops_only_t
     run_to_end(call, timeout_s=60)
     assert len(errors) == 1 and "Recording stopped" in errors[0] and "goes on" in errors[0]
     assert len(call.turns) == 4  # the call itself was not affected
+
+
+class DyingSource:
+    """A device that delivers speech, then fails mid-call (unplugged): a test double of an AudioSource."""
+
+    def __init__(self, channel, samples, fail_after_s):
+        from assist.capture.audio import RingBuffer
+
+        self.channel, self.name, self.sample_rate = channel, "USB headset", 16000
+        self.buffer = RingBuffer(16000 * 60)
+        self.samples, self.fail_at, self.pos, self.error = samples, int(fail_after_s * 16000), 0, None
+
+    stats = property(lambda self: self.buffer.stats)
+    finished = property(lambda self: self.error is not None and self.pos >= self.fail_at)
+
+    def start(self):
+        pass
+
+    def stop(self):
+        pass
+
+    def read(self):
+        if self.error is None:
+            end = min(self.fail_at, self.pos + 16000)
+            self.buffer.push(self.samples[self.pos:end, None])
+            self.pos = end
+            if self.pos >= self.fail_at:
+                self.error = "The audio device stopped delivering sound (unplugged or taken by another program)."
+        return self.buffer.drain()
+
+
+def test_a_device_unplugged_mid_call_is_reported_and_what_was_heard_is_kept(call_engines, asr, tmp_path):
+    from assist.capture.audio import read_wav
+    from assist.capture.resample import to_16k_mono
+    from assist.pipeline.controller import SessionController
+    from assist.pipeline.live import LiveCall, LiveCallbacks
+
+    speech = to_16k_mono(*read_wav(str(LIBRIVOX / "sense_and_sensibility_01_austen_64kb-0930.wav")))
+    audio = np.concatenate([np.zeros(8000, np.float32), speech, np.zeros(16000, np.float32), speech])
+    # the device dies in the middle of the second sentence
+    source = DyingSource("customer", audio, fail_after_s=(8000 + len(speech) + 16000 + len(speech) // 2) / 16000)
+    errors = []
+    controller = SessionController(call_engines)
+    controller.start_session()
+    call = LiveCall(controller, {"customer": source}, asr, callbacks=LiveCallbacks(on_error=errors.append))
+    call.start()
+    for _ in range(40):
+        call.poll()
+    call.stop()
+    assert len(errors) == 1 and "unplugged" in errors[0] and "what was heard before is kept" in errors[0]
+    texts = [t.message.text.lower() for t in call.turns]
+    assert len(texts) == 2 and "amiable" in texts[0]  # the first sentence whole, the cut one transcribed too
+    assert texts[1].startswith("he might")
+
+
+def test_no_audio_device_at_all_is_said_plainly(call_engines, monkeypatch):
+    from assist.capture.errors import CaptureError
+    from assist.pipeline import call as call_module
+    from assist.pipeline.controller import SessionController
+    from assist.pipeline.live import LiveCallbacks
+
+    monkeypatch.setattr(call_module, "list_devices", lambda: [])
+    controller = SessionController(call_engines)
+    controller.start_session()
+    with pytest.raises(CaptureError, match="No audio input was found"):
+        call_module.open_call(controller, call_module.CallRequest(), LiveCallbacks())
