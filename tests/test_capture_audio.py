@@ -361,3 +361,17 @@ def test_windows_loopback_device_lost_mid_call_is_reported_and_keeps_what_came_b
         time.sleep(0.01)
     source.stop()
     assert "stopped" in source.error and len(source.read()) == 5 * 320
+
+
+def test_closing_audio_during_the_final_pause_is_exactly_the_segment_that_comes_out():
+    s = speech()
+    seg = Segmenter("customer")
+    audio = np.concatenate([gap(1), s, gap(1)])
+    closing, found = None, None
+    for i in range(0, len(audio), 480):
+        for event in seg.feed(audio[i:i + 480]):
+            if isinstance(event, SpeechSegment):
+                found = event
+        if seg.in_speech and seg.silent_ms >= 210:
+            closing = seg.closing_audio()  # the last one before the close: the pipeline's speculative input
+    assert found is not None and np.array_equal(closing, found.samples)

@@ -24,6 +24,8 @@ import numpy as np
 
 from assist.capture.audio import TARGET_RATE
 
+TAIL_MS = 150  # kept after the last voiced frame, so a word's decay is not cut
+
 
 @dataclass(frozen=True)
 class VadConfig:
@@ -95,6 +97,21 @@ class Segmenter:
     def current_start_s(self) -> float:
         return self._start_frame * self.frame / TARGET_RATE
 
+    @property
+    def silent_ms(self) -> int:
+        """How long the utterance in progress has been quiet (0 outside speech or while voiced)."""
+        return self._silent_frames * self.config.frame_ms if self._speech else 0
+
+    def _keep_frames(self) -> int:
+        return len(self._speech) - self._silent_frames + max(1, TAIL_MS // self.config.frame_ms)
+
+    def closing_audio(self) -> np.ndarray:
+        """The samples this utterance would have if the pause going on now ends it (for a speculative
+        transcript: identical to the SpeechSegment's samples when no more speech comes)."""
+        if not self._speech:
+            return np.zeros(0, dtype=np.float32)
+        return np.concatenate(self._speech[:max(1, min(self._keep_frames(), len(self._speech)))]).astype(np.float32)
+
     def current_audio(self) -> np.ndarray:
         """The utterance so far (for partial transcripts); empty outside speech."""
         return np.concatenate(self._speech) if self._speech else np.zeros(0, dtype=np.float32)
@@ -147,8 +164,7 @@ class Segmenter:
         else:
             self._silent_frames += 1
         if self._silent_frames * c.frame_ms >= c.end_silence_ms:
-            keep = len(self._speech) - self._silent_frames + max(1, 150 // c.frame_ms)  # a short tail
-            return self._finish("pause", keep)
+            return self._finish("pause", self._keep_frames())
         if len(self._speech) * c.frame_ms >= c.max_seconds * 1000:
             return self._cut_long()
         return []

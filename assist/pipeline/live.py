@@ -29,6 +29,9 @@ log = logging.getLogger("assist.live")
 
 PARTIAL_INTERVAL_S = 0.5
 MIN_PARTIAL_AUDIO_S = 0.4
+# After this much quiet inside a customer's utterance, transcribe what it would be if the pause ends it: the
+# VAD needs 600 ms of quiet to close an utterance, and the transcript is then (usually) already there.
+SPECULATE_AFTER_MS = 150
 
 
 @dataclass(frozen=True)
@@ -58,6 +61,7 @@ class _Channel:
     first_partial_latency_s: float | None = None
     failed: bool = False
     timeline_s: float = 0.0
+    speculative: tuple[float, int, Any] | None = None  # (start_s, samples, transcript) of the closing audio
     levels: list[float] = field(default_factory=list)
 
 
@@ -141,7 +145,11 @@ class LiveCall:
         if not final:
             for name in self.partial_channels:
                 channel = self.channels.get(name)
-                if channel is not None and channel.segmenter.in_speech:
+                if channel is None or not channel.segmenter.in_speech:
+                    continue
+                if channel.segmenter.silent_ms >= SPECULATE_AFTER_MS:
+                    self._speculate(channel)
+                elif channel.segmenter.silent_ms == 0:  # no partial once a pause has begun: the final is near
                     self._maybe_partial(name, channel)
         return len(segments)
 
@@ -192,10 +200,26 @@ class LiveCall:
                 channel.first_partial_latency_s = channel.last_partial_at - channel.speech_started_at
             self.callbacks.on_partial(Partial(name, text, channel.segmenter.current_start_s, len(audio) / TARGET_RATE))
 
+    def _speculate(self, channel: _Channel) -> None:
+        audio = channel.segmenter.closing_audio()
+        key = (channel.segmenter.current_start_s, len(audio))
+        if channel.speculative is not None and channel.speculative[:2] == key:
+            return
+        try:
+            channel.speculative = (*key, self.asr.transcribe(audio))
+        except Exception as exc:
+            log.warning("speculative transcript failed: %s", exc)
+            channel.speculative = None
+
     def _finish_utterance(self, segment: SpeechSegment) -> None:
         began = time.perf_counter()
+        spec = self.channels[segment.channel].speculative
+        self.channels[segment.channel].speculative = None
         try:
-            transcript = self.asr.transcribe(segment.samples)
+            if spec is not None and spec[:2] == (segment.start_s, len(segment.samples)):
+                transcript = spec[2]  # the pause ended the utterance where the speculative transcript assumed
+            else:
+                transcript = self.asr.transcribe(segment.samples)
         except Exception as exc:
             self.callbacks.on_error(f"Could not transcribe a {segment.seconds:.1f} s utterance: {exc}")
             return
@@ -215,7 +239,7 @@ class LiveCall:
             return
         total_ms = (time.perf_counter() - began) * 1000
         timing = {"asr_ms": round(asr_ms, 1), "total_ms": round(total_ms, 1), "audio_s": round(segment.seconds, 2),
-                  "channel": segment.channel}
+                  "channel": segment.channel, "speculative": transcript is (spec[2] if spec else None)}
         self.turns.append(turn)
         self.timings.append(timing)
         self.callbacks.on_turn(turn, timing)
