@@ -185,9 +185,24 @@ def test_corrupt_model_folder_falls_back_with_a_reason(tmp_path: Path) -> None:
     assert engine.transcribe(read_wav16(SHORT)).text
 
 
+def test_folder_without_alignment_heads_transcribes_without_word_times(tmp_path: Path) -> None:
+    shipped = default_model_dir()
+    assert shipped is not None
+    (tmp_path / "model.bin").symlink_to(shipped / "model.bin")
+    for name in ("tokenizer.json", "vocabulary.txt"):
+        shutil.copy(shipped / name, tmp_path / name)
+    config = json.loads((shipped / "config.json").read_text())
+    del config["alignment_heads"]
+    (tmp_path / "config.json").write_text(json.dumps(config))
+    engine = WhisperEngine(tmp_path)
+    assert engine.version == tmp_path.name and not engine.can_time_words
+    transcript = engine.transcribe(read_wav16(SHORT))
+    assert "young man" in transcript.text and transcript.words == ()
+
+
 def test_incomplete_folder_and_missing_runtime_fall_back(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     (tmp_path / "config.json").write_text("{}")
-    with pytest.raises(ModelUnavailable, match="model.bin, tokenizer.json missing"):
+    with pytest.raises(ModelUnavailable, match="model.bin, tokenizer.json, vocabulary.txt missing"):
         WhisperEngine(tmp_path)
     monkeypatch.setitem(sys.modules, "ctranslate2", None)  # as if ctranslate2 were not installed
     engine = load_asr()

@@ -168,3 +168,52 @@ def test_the_window_takes_dropped_images_imports_and_feed_messages(qtbot, fused_
         assert "127.0.0.1" in window.statusBar().currentMessage() or window.insights
     finally:
         thread.stop()
+
+
+@pytest.mark.gui
+def test_a_followed_jsonl_file_feeds_the_window(qtbot, fused_engines, tmp_path, recording_journal):
+    from assist.app.gui_main import connect
+    from assist.gui.main_window import MainWindow
+    from assist.gui.worker import PipelineWorker, WorkerThread
+    from assist.pipeline.controller import SessionController
+
+    window = MainWindow()
+    qtbot.addWidget(window)
+    worker = PipelineWorker(lambda state: fused_engines, lambda e: SessionController(e, journal=recording_journal))
+    worker.config_dir = tmp_path / "config"
+    connect(window, worker)
+    thread = WorkerThread(worker)
+    feed = tmp_path / "chat.jsonl"
+    try:
+        thread.start()
+        qtbot.waitUntil(lambda: window.model_ready, timeout=30000)
+        window.capture.follow_requested.emit(str(feed))  # what "Follow file…" sends after its dialog
+        qtbot.waitUntil(lambda: worker.feeds is not None and worker.feeds.tailer is not None, timeout=5000)
+        with feed.open("a", encoding="utf-8") as out:
+            out.write(json.dumps({"role": "customer", "text": "my voucher code does not work"}) + "\n")
+            out.write("{broken\n")
+        qtbot.waitUntil(lambda: "voucher code" in window.conversation.toPlainText(), timeout=15000)
+        qtbot.waitUntil(lambda: "Chat feed" in window.banner.text(), timeout=5000)  # the broken line, said
+        assert recording_journal.named("record_message")[-1][0].kind.value == "feed"
+    finally:
+        thread.stop()
+
+
+@pytest.mark.gui
+def test_a_weak_intent_is_shown_as_unclear(qtbot):
+    from assist.domain import EmotionEstimate, Escalation, EscalationLevel, Insight, LabelEstimate
+    from assist.gui.main_window import MainWindow
+
+    window = MainWindow()
+    qtbot.addWidget(window)
+
+    def insight(confidence):
+        return Insight(session_id="s", message_id="m", emotion=EmotionEstimate({"neutral": 1.0}),
+                       sentiment=LabelEstimate("neutral", 1.0), intent=LabelEstimate("track_order", confidence),
+                       escalation=Escalation(EscalationLevel.LOW, 0.0), suggestions=(), model_versions={},
+                       timings_ms={"total": 1.0})
+
+    window.on_insight(insight(0.25))
+    assert window.intent_badge.text() == "intent unclear 25%" and "track order" in window.intent_badge.toolTip()
+    window.on_insight(insight(0.9))
+    assert window.intent_badge.text() == "track order 90%"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import hashlib
+import json
 import os
 import random
 import sqlite3
@@ -364,3 +365,23 @@ def test_storage_imports_only_stdlib_sqlite_utils_platformdirs_and_domain() -> N
             for name in names:
                 ok = name.split(".")[0] in allowed_roots or name == "assist.domain" or name.startswith("assist.storage")
                 assert ok, f"{module.name} imports {name}"
+
+
+def test_spoken_word_timings_never_keep_personal_data_split_across_words(open_journal, tmp_path):
+    from assist.domain import EventKind
+
+    journal = open_journal(tmp_path / "words.sqlite3")
+    session = Session()
+    journal.start_session(session)
+    card = [["my", 0.0, 0.2], ["card", 0.2, 0.4], ["is", 0.4, 0.5], ["4111", 0.5, 0.9], ["1111", 0.9, 1.3],
+            ["1111", 1.3, 1.7], ["1111", 1.7, 2.1]]
+    plain = [["where", 0.0, 0.3], ["is", 0.3, 0.4], ["my", 0.4, 0.5], ["parcel", 0.5, 0.9]]
+    for words in (card, plain):
+        journal.record_message(ChatMessage(session_id=session.id, role=Role.CUSTOMER, kind=EventKind.UTTERANCE,
+                                           text=" ".join(w[0] for w in words), meta={"words": words}))
+    assert journal.close()
+    with JournalReader(tmp_path / "words.sqlite3") as reader:
+        first, second = reader.events(session.id)
+    assert "4111" not in first["text"] and "4111" not in json.dumps(first["meta"])
+    assert first["meta"]["words"][3] == [None, 0.5, 0.9]  # timings kept, words dropped
+    assert second["meta"]["words"] == plain

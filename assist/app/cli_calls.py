@@ -11,6 +11,9 @@ from typing import Any
 def call_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--agent-device", help="agent microphone, a key from 'assist devices' ('' for none)")
     p.add_argument("--customer-device", help="customer's side, a key from 'assist devices' ('' for none)")
+    p.add_argument("--chat-feed", action="store_true",
+                   help="listen for chat messages from other tools on 127.0.0.1 (token in the config folder)")
+    p.add_argument("--follow", metavar="FILE.jsonl", help="take chat messages appended to this JSON-lines file")
     p.add_argument("--asr", help="speech model: a CTranslate2 Whisper folder (path or name under models/asr), "
                                  "or 'pocketsphinx' (default: the shipped Whisper tiny.en)")
 

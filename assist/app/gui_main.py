@@ -64,6 +64,7 @@ def run_gui(args: argparse.Namespace) -> int:
     elif args.command == "demo":
         _setup_demo(args, window, worker, exit_code)
     _choose_devices(args, window)
+    _start_feeds(args, window, worker)
     window.show()
     thread.start()
     try:
@@ -139,6 +140,17 @@ def _setup_demo(args: argparse.Namespace, window: Any, worker: Any, exit_code: d
     player.load_failed.connect(failed)  # relayed through the player so it runs on the GUI thread
     worker.load_failed.connect(player.load_failed)
     player.finished.connect(finished)
+
+
+def _start_feeds(args: argparse.Namespace, window: Any, worker: Any) -> None:
+    """--chat-feed / --follow: start the feeds once the model is ready (the lambdas only ask the worker)."""
+    if getattr(args, "chat_feed", False):
+        window.capture.feed.setChecked(True)
+        worker.ready.connect(lambda info: worker.request_feed_socket.emit(True))
+    follow = getattr(args, "follow", None)
+    if follow:
+        window.capture.follow.setChecked(True)
+        worker.ready.connect(lambda info: worker.request_follow_file.emit(str(follow)))
 
 
 def _choose_devices(args: argparse.Namespace, window: Any) -> None:

@@ -42,8 +42,11 @@ class CaptureActions(QObject):
                                     "lines)", self.choose_transcript)
         self.feed = action("Chat feed", "Ctrl+Shift+F", "Accept messages from other tools on 127.0.0.1 (token "
                            "protected)", lambda *_: self.feed_toggled.emit(self.feed.isChecked()), checkable=True)
+        self.follow = QAction("Follow file…", window, checkable=True)
+        self.follow.setToolTip("Take messages that another tool appends to a JSON-lines file")
+        self.follow.triggered.connect(self.choose_follow_file)
         toolbar.addSeparator()
-        for act in (self.screenshot, self.region, self.paste, self.import_action, self.feed):
+        for act in (self.screenshot, self.region, self.paste, self.import_action, self.feed, self.follow):
             toolbar.addAction(act)
 
     # --- user actions -------------------------------------------------------------------------
@@ -63,6 +66,18 @@ class CaptureActions(QObject):
                                               "Transcripts (*.txt *.jsonl *.json *.log);;All files (*)")
         if path:
             self.import_requested.emit(path)
+
+    def choose_follow_file(self, checked: bool = False) -> None:
+        if not checked:
+            self.follow_requested.emit("")
+            return
+        path, _ = QFileDialog.getSaveFileName(self.window, "Follow a JSON-lines chat file", "",
+                                              "JSON lines (*.jsonl);;All files (*)",
+                                              options=QFileDialog.Option.DontConfirmOverwrite)
+        if path:
+            self.follow_requested.emit(path)
+        else:
+            self.follow.setChecked(False)
 
     def drop_paths(self, paths: list[str]) -> None:
         """Dropped or pasted files: images are screenshots, text files are transcripts, the rest is refused."""

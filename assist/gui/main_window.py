@@ -28,6 +28,7 @@ from assist.gui.suggestions import SuggestionsPanel
 
 log = logging.getLogger(__name__)
 
+INTENT_UNCLEAR_BELOW = 0.4
 ESCALATION_STYLE = {"low": "#2e7d32", "medium": "#ef6c00", "high": "#c62828"}
 _BADGE = "QLabel {{ background:{bg}; color:white; border-radius:8px; padding:3px 9px; font-weight:bold }}"
 
@@ -259,7 +260,13 @@ class MainWindow(QMainWindow):
             f"{name} {value:+.2f}" for name, value in sorted(drivers.items(), key=lambda kv: -kv[1]))
             if drivers else "Estimated from the message alone")
         self.sentiment_badge.setText(f"{insight.sentiment.label} {insight.sentiment.confidence:.0%}")
-        self.intent_badge.setText(f"{insight.intent.label.replace('_', ' ')} {insight.intent.confidence:.0%}")
+        intent = insight.intent
+        if intent.confidence < INTENT_UNCLEAR_BELOW:  # a weak top intent is worse than saying we do not know
+            self.intent_badge.setText(f"intent unclear {intent.confidence:.0%}")
+            self.intent_badge.setToolTip(f"Best guess: {intent.label.replace('_', ' ')} ({intent.confidence:.0%})")
+        else:
+            self.intent_badge.setText(f"{intent.label.replace('_', ' ')} {intent.confidence:.0%}")
+            self.intent_badge.setToolTip("")
         level = insight.escalation.level.value
         self.escalation_badge.setText(f"escalation {level} ({insight.escalation.score:.2f})")
         self.escalation_badge.setStyleSheet(_BADGE.format(bg=ESCALATION_STYLE[level]))

@@ -93,14 +93,28 @@ def message_op(msg: ChatMessage, redaction: bool) -> WriteOp:
 
 
 def _scrub_meta(value: Any, redaction: bool) -> Any:
-    """Strings inside an event's metadata (OCR'd entities, partial words) are redacted like its text."""
+    """Strings inside an event's metadata (OCR'd entities...) are redacted like its text."""
     if isinstance(value, str):
         return scrub(value, redaction)[0]
     if isinstance(value, dict):
-        return {str(k): _scrub_meta(v, redaction) for k, v in value.items()}
+        return {str(k): _scrub_words(v, redaction) if k == "words" else _scrub_meta(v, redaction)
+                for k, v in value.items()}
     if isinstance(value, list | tuple):
         return [_scrub_meta(v, redaction) for v in value]
     return value
+
+
+def _scrub_words(words: Any, redaction: bool) -> Any:
+    """An utterance's word timings [(word, start, end), ...]. Personal data spans words (a card number is four),
+    so redaction reads the words joined; when it finds anything, only the timings are kept."""
+    if not redaction or not isinstance(words, list | tuple):
+        return _scrub_meta(words, redaction)
+    if not words or not all(isinstance(w, list | tuple) and len(w) == 3 for w in words):
+        return _scrub_meta(words, redaction)
+    _, counts = scrub(" ".join(str(w[0]) for w in words), redaction)
+    if counts:
+        return [[None, w[1], w[2]] for w in words]
+    return [[clean_text(w[0]), w[1], w[2]] for w in words]
 
 
 def capture_stats_op(session_id: str, stats: dict[str, Any]) -> WriteOp:

