@@ -17,27 +17,18 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import statistics
 import sys
 import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
-from machine import machine  # noqa: E402 (benchmarks/machine.py)
+from machine import machine, summary  # noqa: E402 (benchmarks/machine.py)
 
 LIBRIVOX = Path("/usr/share/pocketsphinx/test/data/librivox")
 LENGTHS = (2, 5, 10)
 
 
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
-
-
-def summary(values: list[float]) -> dict[str, float]:
-    return {"p50": round(statistics.median(values), 1), "p95": round(percentile(values, 0.95), 1),
-            "max": round(max(values), 1)}
 
 
 def clips() -> dict[int, object]:
@@ -60,7 +51,7 @@ def timed(fn, samples, runs: int) -> dict[str, dict[str, float]]:
         fn(samples)
         cpu.append((time.process_time() - c) * 1000)
         wall.append((time.perf_counter() - w) * 1000)
-    return {"wall_ms": summary(wall), "cpu_ms": summary(cpu)}
+    return {"wall_ms": summary(wall, 1), "cpu_ms": summary(cpu, 1)}
 
 
 def measure(runs: int, threads: int) -> dict:

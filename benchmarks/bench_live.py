@@ -23,11 +23,9 @@ import argparse
 import json
 import os
 import resource
-import statistics
 import sys
 import tempfile
 import time
-import wave
 from pathlib import Path
 
 import numpy as np
@@ -35,7 +33,7 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "benchmarks"))
-from machine import machine  # noqa: E402
+from machine import machine, summary  # noqa: E402
 
 from tests.pulse import NullSink, say  # noqa: E402 (the same PulseAudio helper the tests use)
 
@@ -51,22 +49,14 @@ SENTENCES = [
 ]
 
 
-def pct(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
-
-
 def stats(values: list[float]) -> dict[str, float]:
-    return {"n": len(values), "p50": round(statistics.median(values), 3), "p95": round(pct(values, 0.95), 3),
-            "max": round(max(values), 3)}
+    return summary(values, 3, count=True)
 
 
 def write_wav(path: Path, samples: np.ndarray) -> Path:
-    with wave.open(str(path), "wb") as out:
-        out.setnchannels(1)
-        out.setsampwidth(2)
-        out.setframerate(16000)
-        out.writeframes((np.clip(samples, -1, 1) * 32767).astype("<i2").tobytes())
+    from assist.capture.audio import write_wav as write
+
+    write(path, samples)
     return path
 
 

@@ -30,7 +30,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
-from machine import machine  # noqa: E402 (benchmarks/machine.py)
+from machine import machine, percentile  # noqa: E402 (benchmarks/machine.py)
 
 TARGET_P95_MS = 1500.0
 
@@ -51,10 +51,6 @@ SWEEP = {  # name -> ScreenReader keyword arguments
 def load_average() -> float:
     return round(os.getloadavg()[0], 2) if hasattr(os, "getloadavg") else -1.0
 
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
 
 
 def page_png() -> tuple[bytes, list[str]]:

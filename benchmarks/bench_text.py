@@ -25,7 +25,7 @@ from pathlib import Path
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
-from machine import machine  # noqa: E402 (benchmarks/machine.py)
+from machine import machine, percentile  # noqa: E402 (benchmarks/machine.py)
 
 LOAD_SNIPPET = """
 import time; t = time.perf_counter()
@@ -55,10 +55,6 @@ def sample_messages(n: int) -> list[str]:
     mixed = [t for pair in zip(meld, bitext) for t in pair]
     return mixed[:n]
 
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
 
 
 def measure_gui(n: int, warmup: int = 20) -> dict:

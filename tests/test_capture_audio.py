@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import threading
 import time
-import wave
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -152,12 +151,9 @@ def test_a_click_is_not_an_utterance():
 
 
 def write_wav(path: Path, data: np.ndarray, rate: int) -> Path:
-    pcm = (np.clip(data, -1, 1) * 32767).astype("<i2")
-    with wave.open(str(path), "wb") as wav:
-        wav.setnchannels(1 if pcm.ndim == 1 else pcm.shape[1])
-        wav.setsampwidth(2)
-        wav.setframerate(rate)
-        wav.writeframes(pcm.tobytes())
+    from assist.capture.audio import write_wav as write
+
+    write(path, data, rate)
     return path
 
 

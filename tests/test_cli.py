@@ -177,3 +177,21 @@ def test_set_parses_booleans_and_rejects_nonsense():
     assert _option_value(int, "3") == 3
     with pytest.raises(ValueError):
         _option_value(bool, "maybe")
+
+
+def test_eval_fusion_without_weights_and_devices_and_asr_commands(tmp_path):
+    result = run_assist("eval", "fusion", "--model-dir", str(tmp_path))
+    assert result.returncode == 2 and "no fusion weights" in result.stderr
+    listed = run_assist("devices", "--json")
+    assert listed.returncode == 0 and isinstance(json.loads(listed.stdout), list)
+    help_text = run_assist("eval", "asr", "--help")
+    assert help_text.returncode == 0 and "pocketsphinx" in help_text.stdout
+
+
+def test_demo_call_offscreen_screenshot(tmp_path):
+    shot = tmp_path / "call.png"
+    result = run_assist("demo", "--call", str(REPO / "resources" / "demo" / "call.wav"), "--speed", "8",
+                        "--offscreen", "--screenshot", str(shot), "--db", str(tmp_path / "j.sqlite3"))
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "4 customer insights" in result.stdout and "0 overflows" in result.stdout
+    assert shot.stat().st_size > 20_000

@@ -4,7 +4,6 @@ Whisper -> voice + text + fusion -> the SQLite journal. Also a replayed stereo c
 from __future__ import annotations
 
 import time
-import wave
 from pathlib import Path
 
 import numpy as np
@@ -160,13 +159,10 @@ def stereo_call(tmp_path: Path) -> Path:
         silent = np.zeros_like(samples)
         left += [samples if who == "agent" else silent, pause]
         right += [samples if who == "customer" else silent, pause]
-    data = np.stack([np.concatenate(left), np.concatenate(right)], axis=1)
+    from assist.capture.audio import write_wav
+
     path = tmp_path / "call.wav"
-    with wave.open(str(path), "wb") as wav:
-        wav.setnchannels(2)
-        wav.setsampwidth(2)
-        wav.setframerate(16000)
-        wav.writeframes((np.clip(data, -1, 1) * 32767).astype("<i2").tobytes())
+    write_wav(path, np.stack([np.concatenate(left), np.concatenate(right)], axis=1))
     return path
 
 

@@ -51,6 +51,22 @@ def cmd_eval_asr(args: argparse.Namespace) -> int:
     return int(evaluate(argv))
 
 
+def cmd_eval_fusion(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from assist.inference.fusion.model import default_model_dir
+    from assist.inference.training.data import default_data_dir
+    from assist.inference.training.train_fusion import rescore_fusion
+
+    model_dir = Path(args.model_dir or default_model_dir())
+    if not (model_dir / "weights.safetensors").is_file():
+        print(f"assist eval fusion: no fusion weights in {model_dir}", file=__import__("sys").stderr)
+        return 2
+    result = rescore_fusion(Path(args.data or default_data_dir()), model_dir)
+    print(json.dumps(result, indent=2))
+    return 0
+
+
 def add_commands(sub: Any, ev: Any) -> None:
     devices = sub.add_parser("devices", help="list audio inputs and their keys (for --agent/--customer-device)")
     devices.add_argument("--json", action="store_true")
@@ -59,3 +75,7 @@ def add_commands(sub: Any, ev: Any) -> None:
     eval_asr.add_argument("--engine", default="whisper", choices=["whisper", "pocketsphinx"])
     eval_asr.add_argument("--model", help="a CTranslate2 Whisper folder (default: the shipped tiny.en)")
     eval_asr.set_defaults(func=cmd_eval_asr)
+    eval_fusion = ev.add_parser("fusion", help="score the shipped fusion model again on the shared data (JSON)")
+    eval_fusion.add_argument("--data", help="shared data folder (default ../shared/data)")
+    eval_fusion.add_argument("--model-dir", help="default models/fusion")
+    eval_fusion.set_defaults(func=cmd_eval_fusion)

@@ -323,6 +323,20 @@ def read_wav(path: str) -> tuple[np.ndarray, int]:
     return _to_float(data), int(rate)
 
 
+def write_wav(path: str | os.PathLike, samples: np.ndarray, rate: int = TARGET_RATE) -> str:
+    """16-bit PCM WAV from float samples in [-1, 1]: (frames,) mono or (frames, channels)."""
+    import wave
+
+    data = np.asarray(samples, dtype=np.float32)
+    frames = data.reshape(len(data), -1)
+    with wave.open(str(path), "wb") as out:
+        out.setnchannels(frames.shape[1])
+        out.setsampwidth(2)
+        out.setframerate(int(rate))
+        out.writeframes((np.clip(frames, -1, 1) * 32767).astype("<i2").tobytes())
+    return str(path)
+
+
 def _to_float(data: np.ndarray) -> np.ndarray:
     data = data.reshape(len(data), -1)
     if data.dtype == np.uint8:
@@ -335,4 +349,4 @@ def _to_float(data: np.ndarray) -> np.ndarray:
 
 
 __all__ = ["AGENT", "CUSTOMER", "TARGET_RATE", "AudioSource", "CaptureStats", "ReplaySources", "RingBuffer",
-           "SoundDeviceSource", "read_wav"]
+           "SoundDeviceSource", "read_wav", "write_wav"]

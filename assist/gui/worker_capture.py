@@ -56,6 +56,11 @@ class CaptureSlots:
             self.call = open_call(self.controller, request, self._call_callbacks(), getattr(self, "data_dir", None))
             self.call.start()
         except Exception as exc:  # CaptureError (no device...), ModelUnavailable (no recogniser)
+            if self.call is not None:  # opened but could not start: close what did open
+                try:
+                    self.call.stop()
+                except Exception:
+                    log.exception("closing a call that failed to start")
             self.call = None
             self.error.emit(str(exc))
             self.call_stopped.emit({})
@@ -132,6 +137,8 @@ class CaptureSlots:
         if not self._check_ready():
             return
         self.status.emit(f"Reading the {what}…")
+        if self.controller.session is None:  # a screenshot before any session starts one, shown first
+            self.session_started.emit(self.controller.start_session())
         try:
             result = action(self._screens())
         except Exception as exc:  # ScreenCaptureError, BadInput: words for the agent; the app goes on
@@ -229,10 +236,9 @@ class CaptureSlots:
     def _poll_feeds(self) -> None:
         if self.feeds is None or self.controller is None:
             return
-        before = self.controller.session
+        if self.feeds.pending and self.controller.session is None:  # the window shows the session first
+            self.session_started.emit(self.controller.start_session(source="feed"))
         self.feeds.drain(self.controller, self._emit_turn, self.error.emit)
-        if before is None and self.controller.session is not None:
-            self.session_started.emit(self.controller.session)
 
     def stop_feeds(self) -> None:
         if self._feed_timer is not None:

@@ -115,6 +115,11 @@ class FeedHub:
             self.server = None
 
     @property
+    def pending(self) -> bool:
+        """Messages or problems are waiting for ``drain``."""
+        return not self._queue.empty()
+
+    @property
     def active(self) -> bool:
         return self.server is not None or self.tailer is not None or not self._queue.empty()
 

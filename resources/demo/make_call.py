@@ -12,6 +12,8 @@ from pathlib import Path
 import numpy as np
 from scipy.signal import resample_poly
 
+from assist.capture.audio import write_wav
+
 HERE = Path(__file__).resolve().parent
 VOICES = {"agent": ["-v", "en-us+m3", "-s", "165"], "customer": ["-v", "en-gb+f2", "-s", "160"]}
 PAUSE_S = 0.9
@@ -37,11 +39,7 @@ def main() -> None:
             left += [samples if message["role"] == "agent" else silent, pause]
             right += [samples if message["role"] == "customer" else silent, pause]
     data = np.stack([np.concatenate(left), np.concatenate(right)], axis=1)
-    with wave.open(str(HERE / "call.wav"), "wb") as out:
-        out.setnchannels(2)
-        out.setsampwidth(2)
-        out.setframerate(16000)
-        out.writeframes((np.clip(data, -1, 1) * 32767).astype("<i2").tobytes())
+    write_wav(HERE / "call.wav", data)
     print(f"wrote {HERE / 'call.wav'}: {len(data) / 16000:.1f} s")
 
 

@@ -248,6 +248,7 @@ def write_model_card(out_dir: Path) -> None:
         "## Reproduce",
         "",
         "    .venv/bin/assist train fusion          # features cached in the user cache folder; writes models/fusion",
+        "    .venv/bin/assist eval fusion           # score the shipped weights again (JSON), no retraining",
         "",
         f"Run time here: {config['seconds']['total']:.0f} s (features {config['seconds']['features']:.0f} s; first run",
         "includes the voice leave-one-speaker-out features and the text features of every data set).",

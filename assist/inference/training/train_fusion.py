@@ -41,7 +41,7 @@ from assist.inference.training.fusion_eval import (
     write_model_card,
 )
 
-__all__ = ["FusionTrainOptions", "train_fusion"]
+__all__ = ["FusionTrainOptions", "rescore_fusion", "train_fusion"]
 
 def _modality_dropout(batch: list[Any], opts: FusionTrainOptions, gen: Any) -> list[Any]:
     import torch
@@ -141,20 +141,7 @@ def train_fusion(data_dir: Path, out_dir: Path, opts: FusionTrainOptions | None 
     out_dir.mkdir(parents=True, exist_ok=True)
     save_weights(net, out_dir / "weights.safetensors")
     export_onnx(net, out_dir / "fusion.onnx")
-    summary = {
-        "meld_dev_emotion_weighted_f1": metrics["meld_dev_emotion"]["weighted_f1"],
-        "meld_dev_emotion_weighted_f1_without_context": metrics["meld_dev_emotion_without_context"]["weighted_f1"],
-        "meld_dev_emotion_weighted_f1_text_model_alone": metrics["meld_dev_emotion_text_model_alone"]["weighted_f1"],
-        "meld_dev_sentiment_weighted_f1": metrics["meld_dev_sentiment"]["weighted_f1"],
-        "goemotions_ekman_test_macro_f1": metrics["goemotions_ekman_test"]["macro_f1"],
-        "bitext_test_intent_accuracy": metrics["bitext_test_intent"]["accuracy"],
-        "bitext_test_intent_accuracy_with_voice": metrics["bitext_test_intent_with_voice"]["accuracy"],
-        "bitext_test_intent_accuracy_with_context": metrics["bitext_test_intent_with_context"]["accuracy"],
-        "emodb_held_out_voice_only_uar": metrics["emodb_held_out_speakers_voice_only"]["uar"],
-        "pairs_text_and_voice_accuracy": metrics["pairs_meld_dev_text_heldout_voice"]["text_and_voice"]["accuracy"],
-        "pairs_text_only_accuracy": metrics["pairs_meld_dev_text_heldout_voice"]["text_only"]["accuracy"],
-        "meld_dev_emotion_ece_after_calibration": calibration["meld_dev_emotion_ece"]["after"],
-    }
+    summary = _summary(metrics, calibration)
     config = {
         "version": "fusion-" + dt.datetime.now().strftime("%Y%m%d-%H%M"),
         "onnx": "fusion.onnx", "onnx_opset": 17, "network": net.config,
@@ -170,6 +157,50 @@ def train_fusion(data_dir: Path, out_dir: Path, opts: FusionTrainOptions | None 
     write_model_card(out_dir)
     state.set_progress(1.0, "saved")
     return {"summary": summary, "calibration": calibration, "config": config}
+
+
+def _summary(metrics: dict[str, Any], calibration: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "meld_dev_emotion_weighted_f1": metrics["meld_dev_emotion"]["weighted_f1"],
+        "meld_dev_emotion_weighted_f1_without_context": metrics["meld_dev_emotion_without_context"]["weighted_f1"],
+        "meld_dev_emotion_weighted_f1_text_model_alone": metrics["meld_dev_emotion_text_model_alone"]["weighted_f1"],
+        "meld_dev_sentiment_weighted_f1": metrics["meld_dev_sentiment"]["weighted_f1"],
+        "goemotions_ekman_test_macro_f1": metrics["goemotions_ekman_test"]["macro_f1"],
+        "bitext_test_intent_accuracy": metrics["bitext_test_intent"]["accuracy"],
+        "bitext_test_intent_accuracy_with_voice": metrics["bitext_test_intent_with_voice"]["accuracy"],
+        "bitext_test_intent_accuracy_with_context": metrics["bitext_test_intent_with_context"]["accuracy"],
+        "emodb_held_out_voice_only_uar": metrics["emodb_held_out_speakers_voice_only"]["uar"],
+        "pairs_text_and_voice_accuracy": metrics["pairs_meld_dev_text_heldout_voice"]["text_and_voice"]["accuracy"],
+        "pairs_text_only_accuracy": metrics["pairs_meld_dev_text_heldout_voice"]["text_only"]["accuracy"],
+        "meld_dev_emotion_ece_after_calibration": calibration["meld_dev_emotion_ece"]["after"],
+    }
+
+
+def rescore_fusion(data_dir: Path, model_dir: Path, state: ProgressState | None = None) -> dict[str, Any]:
+    """``assist eval fusion``: score the shipped weights again on the shared data, without retraining (the
+    features are cached); the summary should equal the one in ``metrics.json`` for the same data."""
+    import torch
+
+    from assist.inference.fusion.network import load_net
+
+    state = state or ProgressState()
+    config = json.loads((model_dir / "config.json").read_text(encoding="utf-8"))
+    known = set(FusionTrainOptions.__dataclass_fields__)
+    opts = FusionTrainOptions(**{k: v for k, v in config.get("options", {}).items() if k in known})
+    previous = torch.get_num_threads()
+    torch.set_num_threads(opts.threads)
+    try:
+        pools = build_pools(data_dir, opts, ProgressState(lambda f, m: state.set_progress(0.8 * f, m)))
+        net = load_net(model_dir / "weights.safetensors", config["network"])
+        metrics = evaluate(net, pools)
+    finally:
+        torch.set_num_threads(previous)
+    shipped = json.loads((model_dir / "metrics.json").read_text(encoding="utf-8")) \
+        if (model_dir / "metrics.json").is_file() else {}
+    summary = _summary(metrics, shipped.get("calibration", {"meld_dev_emotion_ece": {"after": None}}))
+    state.set_progress(1.0, "done")
+    return {"summary": summary, "same_as_metrics_json": summary == shipped.get("summary"),
+            "model_version": config.get("version")}
 
 
 def pools_text_sha() -> str:
