@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from pathlib import Path
 from typing import Any
 
 
@@ -14,6 +15,7 @@ def call_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--chat-feed", action="store_true",
                    help="listen for chat messages from other tools on 127.0.0.1 (token in the config folder)")
     p.add_argument("--follow", metavar="FILE.jsonl", help="take chat messages appended to this JSON-lines file")
+    p.add_argument("--settings", type=Path, help="settings file (default: settings.json in Assist's config folder)")
     p.add_argument("--asr", help="speech model: a CTranslate2 Whisper folder (path or name under models/asr), "
                                  "or 'pocketsphinx' (default: the shipped Whisper tiny.en)")
 
@@ -52,8 +54,6 @@ def cmd_eval_asr(args: argparse.Namespace) -> int:
 
 
 def cmd_eval_fusion(args: argparse.Namespace) -> int:
-    from pathlib import Path
-
     from assist.inference.fusion.model import default_model_dir
     from assist.inference.training.data import default_data_dir
     from assist.inference.training.train_fusion import rescore_fusion

@@ -29,14 +29,19 @@ def run_gui(args: argparse.Namespace) -> int:
         os.environ["QT_QPA_PLATFORM"] = "offscreen"
     from PySide6.QtWidgets import QApplication
 
+    from assist.app.settings import apply_settings, load_settings
     from assist.gui.main_window import MainWindow
     from assist.gui.worker import ErrorBridge, PipelineWorker, WorkerThread
     from assist.pipeline.controller import SessionController
     from assist.pipeline.engines import EngineConfig, load_engines
 
+    settings, settings_problem = load_settings(getattr(args, "settings", None))
+    apply_settings(args, settings)
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName("Assist")
     window = MainWindow()
+    if settings_problem:
+        window.show_error(settings_problem)
     bridge = ErrorBridge()
     bridge.error.connect(window.on_journal_error)  # a bound slot: runs on the GUI thread
     journal, journal_problem = open_journal(args.db, not args.no_redaction, lambda exc: bridge.error.emit(str(exc)))

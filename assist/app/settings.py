@@ -1,0 +1,48 @@
+"""Per-user settings file (``settings.json`` in Assist's config folder), for what an IT admin presets.
+
+Keys (all optional): ``asr`` (a CTranslate2 Whisper folder, a name under models/asr, or "pocketsphinx"),
+``agent_device`` / ``customer_device`` (keys from ``assist devices``), ``chat_feed`` (bool),
+``follow`` (a JSON-lines file), ``db`` (journal path). Command-line options win over the file.
+A missing file is normal; an unreadable one is reported and ignored.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+from pathlib import Path
+from typing import Any
+
+import platformdirs
+
+log = logging.getLogger("assist")
+
+KEYS = {"asr": str, "agent_device": str, "customer_device": str, "chat_feed": bool, "follow": str, "db": str}
+
+
+def settings_path() -> Path:
+    return Path(platformdirs.user_config_dir("Assist", "Assist")) / "settings.json"
+
+
+def load_settings(path: Path | None = None) -> tuple[dict[str, Any], str]:
+    """(settings, problem): unknown keys and wrong types are dropped and named in ``problem``."""
+    path = path or settings_path()
+    if not path.is_file():
+        return {}, ""
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        return {}, f"The settings file {path} could not be read ({exc}); defaults are used."
+    if not isinstance(raw, dict):
+        return {}, f"The settings file {path} must hold a JSON object; defaults are used."
+    good = {k: v for k, v in raw.items() if k in KEYS and isinstance(v, KEYS[k])}
+    bad = sorted(set(raw) - set(good))
+    return good, (f"Ignored in {path}: {', '.join(bad)} (unknown key or wrong type)." if bad else "")
+
+
+def apply_settings(args: argparse.Namespace, settings: dict[str, Any]) -> None:
+    """Fill options the command line left unset from the settings file."""
+    for key, value in settings.items():
+        if getattr(args, key, None) in (None, False):
+            setattr(args, key, value)
