@@ -53,7 +53,8 @@ class ConversationView(QTextBrowser):
 
     def add_screenshot(self, path: str, entities: list[dict[str, str]], note: str = "") -> None:
         """A screenshot the agent took: its thumbnail and the details read from it."""
-        found = ", ".join(f"{e['kind'].replace('_', ' ')}: <b>{html.escape(e['value'])}</b>" for e in entities[:8])
+        unique = list(dict.fromkeys((e["kind"], e["value"]) for e in entities))[:8]  # a page repeats itself
+        found = ", ".join(f"{kind.replace('_', ' ')}: <b>{html.escape(value)}</b>" for kind, value in unique)
         detail = found or html.escape(note or "no details found")
         image = f'<img src="{html.escape(QUrl.fromLocalFile(path).toString())}" width="160"/><br/>' if path else ""
         self.append(_BUBBLE.format(left='<td width="22%"></td>', right="", bg="#fff8e1", who="Screenshot",
