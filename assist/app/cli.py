@@ -259,6 +259,7 @@ def cmd_gui(args: argparse.Namespace) -> int:
 def build_parser() -> argparse.ArgumentParser:
     from assist.app.cli_calls import add_commands as add_call_commands
     from assist.app.cli_calls import call_options, demo_call_options
+    from assist.app.cli_replies import add_reply_commands
 
     parser = argparse.ArgumentParser(prog="assist", description="Offline multimodal agent assist.")
     parser.add_argument("-v", "--verbose", action="store_true")
@@ -342,6 +343,7 @@ def build_parser() -> argparse.ArgumentParser:
     eval_screen.set_defaults(func=cmd_eval_screen)
 
     add_call_commands(sub, ev)
+    add_reply_commands(ev)
 
     export = sub.add_parser("export", help="export models to ONNX").add_subparsers(dest="what", required=True)
     export_text = export.add_parser("text", help="models/text -> text.int8.onnx (needs torch)")
