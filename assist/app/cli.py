@@ -236,20 +236,6 @@ def cmd_export_text(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_kb_import(args: argparse.Namespace) -> int:
-    from assist.inference.training.data import default_data_dir
-    from assist.replies.kb import default_kb_path, general_entries, import_abcd_guidelines, write_kb
-
-    source = Path(args.guidelines or default_data_dir() / "abcd" / "guidelines.json")
-    if not source.is_file():
-        return _fail(f"{source} not found")
-    entries = import_abcd_guidelines(source) + general_entries()
-    out = Path(args.out or default_kb_path())
-    write_kb(entries, out, source="ABCD guidelines.json (asappresearch/abcd) + Assist's general entries")
-    print(f"wrote {len(entries)} entries to {out}")
-    return 0
-
-
 def cmd_gui(args: argparse.Namespace) -> int:
     from assist.app.gui_main import run_gui
 
@@ -259,6 +245,7 @@ def cmd_gui(args: argparse.Namespace) -> int:
 def build_parser() -> argparse.ArgumentParser:
     from assist.app.cli_calls import add_commands as add_call_commands
     from assist.app.cli_calls import call_options, demo_call_options
+    from assist.app.cli_kb import add_kb_commands
     from assist.app.cli_replies import add_reply_commands
 
     parser = argparse.ArgumentParser(prog="assist", description="Offline multimodal agent assist.")
@@ -351,11 +338,7 @@ def build_parser() -> argparse.ArgumentParser:
     export_text.add_argument("--fp32", action="store_true", help="write text.fp32.onnx only (not used by the app)")
     export_text.set_defaults(func=cmd_export_text)
 
-    kb = sub.add_parser("kb", help="knowledge base").add_subparsers(dest="what", required=True)
-    kb_import = kb.add_parser("import", help="import ABCD guidelines.json into the bundled KB")
-    kb_import.add_argument("--guidelines")
-    kb_import.add_argument("--out")
-    kb_import.set_defaults(func=cmd_kb_import)
+    add_kb_commands(sub)
     return parser
 
 
