@@ -53,13 +53,17 @@ def run_gui(args: argparse.Namespace) -> int:
 
     config = EngineConfig(model_dir=args.model_dir, device=args.device, backend=args.backend,
                           fusion=bool(getattr(args, "fusion", False)), voice=True,
-                          asr_source=getattr(args, "asr", None))
-    worker = PipelineWorker(
-        load_engines=lambda state: load_engines(config, state),
-        make_controller=lambda engines: SessionController(
-            engines, journal=journal, redaction=not args.no_redaction,
-            on_error=lambda m: bridge.error.emit(m)),
-    )
+                          asr_source=getattr(args, "asr", None), macros=True)
+
+    def make_controller(engines: Any) -> Any:
+        from assist.pipeline.replies import ReplyService, feedback_history
+
+        history = feedback_history(getattr(journal, "path", None))  # what agents used before ranks replies
+        return SessionController(engines, journal=journal, redaction=not args.no_redaction,
+                                 on_error=lambda m: bridge.error.emit(m),
+                                 replies=ReplyService(getattr(engines, "macros", None), history))
+
+    worker = PipelineWorker(load_engines=lambda state: load_engines(config, state), make_controller=make_controller)
     connect(window, worker)
     thread = WorkerThread(worker)
     exit_code = {"value": 0}

@@ -120,7 +120,8 @@ class Suggestion:
     text: str
     source_title: str
     score: float
-    kb_entry_id: str = ""
+    kb_entry_id: str = ""  # the KB entry, or "macro:<id>" for a reply-bank macro
+    reason: str = ""  # why it is suggested ("matches KB: Refund policy; fills order id")
 
 
 @dataclass(frozen=True)

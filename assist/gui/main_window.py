@@ -114,7 +114,7 @@ class MainWindow(QMainWindow):
         self.suggestions = SuggestionsPanel()
         self.suggestions.inserted.connect(self.insert_reply)
         self.suggestions.action.connect(self.feedback_given)
-        suggestion_box = QGroupBox("Suggested replies (from the knowledge base)")
+        suggestion_box = QGroupBox("Suggested replies (knowledge base and reply bank)")
         QVBoxLayout(suggestion_box).addWidget(self.suggestions)
         right = QWidget()
         right_layout = QVBoxLayout(right)

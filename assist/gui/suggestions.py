@@ -49,9 +49,13 @@ class SuggestionsPanel(QWidget):
     def set_suggestions(self, suggestions: tuple[Suggestion, ...]) -> None:
         self.list.clear()
         for i, suggestion in enumerate(suggestions, start=1):
-            item = QListWidgetItem(f"{i}. {suggestion.text}\n    — from “{suggestion.source_title}”")
+            macro = suggestion.kb_entry_id.startswith("macro:")
+            source = f"macro “{suggestion.source_title}”" if macro else f"“{suggestion.source_title}”"
+            item = QListWidgetItem(f"{i}. {suggestion.text}\n    — from {source}")
             item.setData(Qt.ItemDataRole.UserRole, suggestion)
-            item.setToolTip(f"Knowledge base: {suggestion.source_title} (score {suggestion.score:.2f})")
+            kind = "Reply bank" if macro else "Knowledge base"
+            why = f"\nWhy: {suggestion.reason}" if suggestion.reason else ""
+            item.setToolTip(f"{kind}: {suggestion.source_title} (score {suggestion.score:.2f}){why}")
             self.list.addItem(item)
         if suggestions:
             self.list.setCurrentRow(0)

@@ -66,6 +66,7 @@ class SessionController:
     history: list[Turn] = field(default_factory=list)
     screen: Any = None  # the latest screenshot's features for the fusion model (numpy), set by set_screen
     screen_entities: list[dict[str, str]] = field(default_factory=list)
+    replies: Any = None  # assist.pipeline.replies.ReplyService; None: KB replies only, no macros, no learning
 
     def start_session(self, agent: str = "", source: str = "chat") -> Session:
         if self.session is not None:
@@ -128,6 +129,8 @@ class SessionController:
             raise SessionError("Start a session first.")
         fb = Feedback(session_id=self.session.id, suggestion_id=suggestion_id, action=FeedbackAction(action))
         self._journal("record_feedback", fb)
+        if self.replies is not None:
+            self.replies.feedback(suggestion_id, fb.action.value)
         return fb
 
     def _analyse(self, message: ChatMessage, notes: list[str],
@@ -171,7 +174,12 @@ class SessionController:
         suggestions: tuple = ()
         if message.text:
             hits = self.engines.retriever.search(message.text, embedding, k=3)  # type: ignore[attr-defined]
-            suggestions = make_suggestions(hits, emotion, message.id)
+            if self.replies is not None:  # KB replies and macros ranked together, with the agent's feedback
+                earlier = [t.message.text for t in reversed(self.history) if t.message.role is Role.CUSTOMER][:3]
+                suggestions = self.replies.suggest(message.id, message.text, earlier, intent, emotion, hits,
+                                                   self.screen_entities)
+            else:
+                suggestions = make_suggestions(hits, emotion, message.id)
         retrieval_ms = (time.perf_counter() - start) * 1000
         if message.text and not any(ch.isalpha() for ch in message.text):
             notes.append("No words in this message (emoji or symbols only): the estimate is uncertain.")

@@ -44,6 +44,8 @@ class EngineConfig:
     # a name under models/asr); "pocketsphinx" for the fallback engine
     asr_source: str | None = None
     asr_threads: int = 2
+    macros: bool = False  # the reply bank (user data folder, seeded from resources/macros on first run)
+    macro_bank: Path | None = None
 
 
 @dataclass
@@ -56,6 +58,7 @@ class Engines:
     voice: object | None = None  # assist.inference.voice.model.VoiceModel, loaded for calls
     fuse_chat: bool = False  # chat messages go through the fusion model with their previous turns
     asr: object | None = None  # the speech recogniser, loaded with the voice model (see load_asr_engine)
+    macros: object | None = None  # assist.replies.macros.MacroBank
 
     @property
     def device(self) -> str:
@@ -112,6 +115,7 @@ def load_engines(config: EngineConfig | None = None, state: ProgressState | None
         start = time.perf_counter()
         asr = load_asr_engine(config, notes)
         timings["speech_model_s"] = round(time.perf_counter() - start, 3)
+    macros = _load_macros(config, notes) if config.macros else None
     state.set_progress(0.7, "indexing knowledge base")
     start = time.perf_counter()
     entries = load_kb(config.kb_path)
@@ -121,7 +125,17 @@ def load_engines(config: EngineConfig | None = None, state: ProgressState | None
     timings["knowledge_base_s"] = round(time.perf_counter() - start, 3)
     state.set_progress(1.0, "ready")
     return Engines(text=model, retriever=retriever, load_seconds=timings, fusion=fusion, notes=notes, voice=voice,
-                   fuse_chat=config.fusion and fusion is not None, asr=asr)
+                   fuse_chat=config.fusion and fusion is not None, asr=asr, macros=macros)
+
+
+def _load_macros(config: EngineConfig, notes: list[str]) -> object | None:
+    from assist.replies.macros import MacroBank, MacroError
+
+    try:
+        return MacroBank.open_user_bank(config.macro_bank)
+    except (MacroError, OSError) as exc:
+        notes.append(f"The reply bank could not be opened ({exc}); suggestions come from the knowledge base only.")
+        return None
 
 
 def load_asr_engine(config: EngineConfig, notes: list[str]) -> object | None:

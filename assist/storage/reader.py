@@ -58,6 +58,18 @@ class JournalReader:
         """What the agent did with suggestions in a session, in order."""
         return self._query("SELECT * FROM feedback WHERE session_id = ? ORDER BY created_at, rowid", (session_id,))
 
+    def suggestion_history(self, limit: int = 200_000) -> tuple[list[tuple[str, str]], list[tuple[str, str, str]]]:
+        """Suggestions shown as (kb_entry_id, intent) and agent actions as (kb_entry_id, intent, action), newest
+        first, for ranking replies by what agents used before."""
+        shown = self._query(
+            "SELECT s.kb_entry_id AS key, i.intent AS intent FROM suggestions s JOIN insights i ON i.id = s.insight_id "
+            "WHERE s.kb_entry_id != '' ORDER BY i.created_at DESC LIMIT ?", (limit,))
+        actions = self._query(
+            "SELECT s.kb_entry_id AS key, i.intent AS intent, f.action AS action FROM feedback f "
+            "JOIN suggestions s ON s.id = f.suggestion_id JOIN insights i ON i.id = s.insight_id "
+            "WHERE s.kb_entry_id != '' ORDER BY f.created_at DESC LIMIT ?", (limit,))
+        return [(r["key"], r["intent"]) for r in shown], [(r["key"], r["intent"], r["action"]) for r in actions]
+
     def search(self, text: str, limit: int = 100) -> list[dict[str, Any]]:
         """Events whose (stored, possibly redacted) text contains every word of ``text``."""
         query = fts_query(text)
