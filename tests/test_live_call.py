@@ -79,15 +79,17 @@ def test_three_customer_sentences_played_into_the_sink_end_up_in_the_journal(sin
 
     wavs = [say(text, tmp_path / f"s{i}.wav") for i, text in enumerate(SENTENCES)]
     journal = Journal(tmp_path / "journal.sqlite3")
-    controller = SessionController(call_engines, journal)
-    session = controller.start_session("agent-7")
-    partials, errors = [], []
-    callbacks = LiveCallbacks(on_partial=partials.append, on_error=errors.append)
-    source = open_source("customer", f"pulse:{sink.monitor}")
-    call = LiveCall(controller, {"customer": source}, asr, callbacks=callbacks)
-    run_call(call, [(lambda w=w: sink.play(w), 1.2) for w in wavs])
-    controller.end_session()
-    assert journal.close()
+    try:
+        controller = SessionController(call_engines, journal)
+        session = controller.start_session("agent-7")
+        partials, errors = [], []
+        callbacks = LiveCallbacks(on_partial=partials.append, on_error=errors.append)
+        source = open_source("customer", f"pulse:{sink.monitor}")
+        call = LiveCall(controller, {"customer": source}, asr, callbacks=callbacks)
+        run_call(call, [(lambda w=w: sink.play(w), 1.2) for w in wavs])
+        controller.end_session()
+    finally:
+        assert journal.close()
     assert errors == []
     with JournalReader(tmp_path / "journal.sqlite3") as reader:
         events = reader.events(session.id)
