@@ -371,3 +371,34 @@ def test_closing_audio_during_the_final_pause_is_exactly_the_segment_that_comes_
         if seg.in_speech and seg.silent_ms >= 210:
             closing = seg.closing_audio()  # the last one before the close: the pipeline's speculative input
     assert found is not None and np.array_equal(closing, found.samples)
+
+
+def test_a_device_that_appeared_after_start_up_is_found_by_a_rescan_but_never_while_a_stream_is_open():
+    class LateDevice(FakeSoundDevice):
+        def __init__(self):
+            super().__init__()
+            self.scans = 0
+
+        def _terminate(self):
+            pass
+
+        def _initialize(self):
+            self.scans += 1
+
+        def query_devices(self, device=None, kind=None):
+            if device == "pulse" and not self.scans:
+                raise ValueError("No input device matching 'pulse'")
+            return super().query_devices(device, kind)
+
+        def check_input_settings(self, device=None, samplerate=None, **_):
+            raise ValueError("Invalid sample rate")
+
+    late = LateDevice()
+    source = open_source("customer", "pulse:out.monitor", sd_module=late)
+    assert late.scans == 1 and source.sample_rate == 48000
+    source.start()  # one stream open now: a rescan would close it, so none happens
+    from assist.capture.audio import rescan_portaudio
+
+    assert rescan_portaudio(late) is False and late.scans == 1
+    source.stop()
+    assert rescan_portaudio(late) is True and late.scans == 2

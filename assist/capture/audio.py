@@ -131,6 +131,21 @@ class _BufferedSource:
 
 
 _ENV_LOCK = threading.Lock()
+_OPEN_STREAMS = 0  # PortAudio streams open in this process (a device re-scan must not close them)
+_COUNT_LOCK = threading.Lock()
+
+
+def rescan_portaudio(sd: Any) -> bool:
+    """Make PortAudio list devices again: it enumerates them once, when it starts, so a headset plugged in or a
+    sound server started since then is otherwise invisible. Only while no stream is open; True if done."""
+    if _OPEN_STREAMS:
+        return False
+    try:
+        sd._terminate()
+        sd._initialize()
+    except Exception:  # a backend without these (or a test double): keep the old list
+        return False
+    return True
 
 
 class SoundDeviceSource(_BufferedSource):
@@ -151,7 +166,7 @@ class SoundDeviceSource(_BufferedSource):
         super().__init__(channel, name or pulse_source or str(device or "default input"), rate, buffer_seconds)
         self._stream: Any = None
 
-    def _pick_rate(self) -> int:
+    def _pick_rate(self, rescanned: bool = False) -> int:
         """16 kHz when the device takes it (no resampling), else the device's own rate."""
         try:
             self._sd.check_input_settings(device=self.device, samplerate=TARGET_RATE, channels=1, dtype="float32")
@@ -160,6 +175,8 @@ class SoundDeviceSource(_BufferedSource):
             try:
                 info = self._sd.query_devices(self.device, "input")
             except Exception as exc:
+                if not rescanned and rescan_portaudio(self._sd):  # it may have appeared since start-up
+                    return self._pick_rate(rescanned=True)
                 raise AudioDeviceError(f"Audio device {self.device!r} is not available: {exc}") from exc
             return int(info["default_samplerate"])
 
@@ -183,6 +200,7 @@ class SoundDeviceSource(_BufferedSource):
                         blocksize=int(self.sample_rate * BLOCK_SECONDS), callback=self._callback,
                         finished_callback=self._finished)
                     self._stream.start()
+                    _count_stream(+1)
                 finally:
                     if self.pulse_source:
                         _restore_env("PULSE_SOURCE", previous)
@@ -194,6 +212,7 @@ class SoundDeviceSource(_BufferedSource):
         self._stopping = True
         stream, self._stream = self._stream, None
         if stream is not None:
+            _count_stream(-1)
             try:
                 stream.stop()
                 stream.close()
@@ -205,6 +224,12 @@ class SoundDeviceSource(_BufferedSource):
         if stream is not None and self.error is None and not getattr(stream, "active", True):
             self._fail("The audio stream stopped (device unplugged or failed).")
         return super().read()
+
+
+def _count_stream(delta: int) -> None:
+    global _OPEN_STREAMS
+    with _COUNT_LOCK:
+        _OPEN_STREAMS = max(0, _OPEN_STREAMS + delta)
 
 
 def _restore_env(key: str, previous: str | None) -> None:

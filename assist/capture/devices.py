@@ -14,7 +14,7 @@ import sys
 from dataclasses import dataclass
 from typing import Any
 
-from assist.capture.audio import AGENT, CUSTOMER, DEFAULT_BUFFER_SECONDS, SoundDeviceSource
+from assist.capture.audio import AGENT, CUSTOMER, DEFAULT_BUFFER_SECONDS, SoundDeviceSource, rescan_portaudio
 from assist.capture.errors import AudioDeviceError
 
 
@@ -60,6 +60,7 @@ def portaudio_inputs(sd_module: Any = None) -> list[AudioDevice]:
     """PortAudio's input devices (ALSA, or MME/WASAPI inputs on Windows)."""
     try:
         sd = sd_module if sd_module is not None else __import__("sounddevice")
+        rescan_portaudio(sd)  # the list PortAudio made at start-up misses devices plugged in since
         devices = sd.query_devices()
         default_in = sd.default.device[0]
     except Exception:
