@@ -58,6 +58,8 @@ def sample_messages(n: int) -> list[str]:
 
 
 def measure_gui(n: int, warmup: int = 20) -> dict:
+    import tempfile
+
     from PySide6.QtCore import QElapsedTimer, QObject, QTimer, Slot
     from PySide6.QtWidgets import QApplication
 
@@ -65,12 +67,16 @@ def measure_gui(n: int, warmup: int = 20) -> dict:
     from assist.gui.main_window import MainWindow
     from assist.gui.worker import PipelineWorker, WorkerThread
     from assist.pipeline.controller import SessionController
-    from assist.pipeline.engines import load_engines
+    from assist.pipeline.engines import EngineConfig, load_engines
+    from assist.pipeline.replies import ReplyService
 
     app = QApplication.instance() or QApplication([])
-    engines = load_engines()
+    # as the app runs it: KB replies and the reply bank's macros ranked together (a fresh copy of the starter bank)
+    bank = Path(tempfile.mkdtemp()) / "macros.json"
+    engines = load_engines(EngineConfig(macros=True, macro_bank=bank))
     window = MainWindow()
-    worker = PipelineWorker(lambda state: engines, lambda e: SessionController(e))
+    worker = PipelineWorker(lambda state: engines,
+                            lambda e: SessionController(e, replies=ReplyService(e.macros)))
     connect(window, worker)
     thread = WorkerThread(worker)
     window.show()
