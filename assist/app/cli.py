@@ -102,6 +102,19 @@ def cmd_analyze_multimodal(args: argparse.Namespace) -> int:
     return 0
 
 
+def _run_training(desc: str, job: Any) -> int:
+    """Run ``job(state)`` under a progress bar; print its summary as JSON (missing data: exit 2)."""
+    state, bar = _progress_bar(desc)
+    try:
+        summary = job(state)
+    except FileNotFoundError as exc:
+        return _fail(str(exc))
+    finally:
+        bar.close()
+    print(json.dumps(summary, indent=2))
+    return 0
+
+
 def cmd_train_fusion(args: argparse.Namespace) -> int:
     from assist.inference.fusion.model import default_model_dir
     from assist.inference.training.data import default_data_dir
@@ -111,15 +124,8 @@ def cmd_train_fusion(args: argparse.Namespace) -> int:
     problem = _apply_sets(opts, args.set, "fusion option")
     if problem:
         return _fail(problem)
-    state, bar = _progress_bar("train fusion")
-    try:
-        summary = train_fusion(Path(args.data or default_data_dir()), Path(args.out or default_model_dir()), opts, state)
-    except FileNotFoundError as exc:
-        return _fail(str(exc))
-    finally:
-        bar.close()
-    print(json.dumps(summary, indent=2))
-    return 0
+    return _run_training("train fusion", lambda state: train_fusion(
+        Path(args.data or default_data_dir()), Path(args.out or default_model_dir()), opts, state))
 
 
 def cmd_train_text(args: argparse.Namespace) -> int:
@@ -137,15 +143,8 @@ def cmd_train_text(args: argparse.Namespace) -> int:
         return _fail(problem)
     if args.quick:
         opts.epochs, opts.meld_limit, opts.goemotions_limit, opts.bitext_limit = 1, 300, 300, 300
-    state, bar = _progress_bar("train text")
-    try:
-        summary = train_text(Path(args.data or default_data_dir()), Path(args.out or default_model_dir()), opts, state)
-    except FileNotFoundError as exc:
-        return _fail(str(exc))
-    finally:
-        bar.close()
-    print(json.dumps(summary, indent=2))
-    return 0
+    return _run_training("train text", lambda state: train_text(
+        Path(args.data or default_data_dir()), Path(args.out or default_model_dir()), opts, state))
 
 
 def cmd_eval_text(args: argparse.Namespace) -> int:

@@ -25,6 +25,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
+from assist.replies.kb_import import SkippedFile, decode
 from assist.replies.macro_fill import PLACEHOLDERS, placeholders_in, unknown_placeholders
 
 MAX_CSV_BYTES = 5 * 1024 * 1024
@@ -141,13 +142,11 @@ def starter_csv_path() -> Path:
 
 
 def _decode(data: bytes) -> tuple[str, str]:
+    """As the knowledge-base importer reads text (UTF-16 with a BOM, UTF-8, Windows-1252), and Latin-1 for the
+    rest: a macro file is never refused for its encoding (one with NUL bytes is then refused as not CSV)."""
     try:
-        return data.decode("utf-8-sig"), "utf-8"
-    except UnicodeDecodeError:
-        pass
-    try:
-        return data.decode("cp1252"), "cp1252"
-    except UnicodeDecodeError:
+        return decode(data, "macros")
+    except SkippedFile:
         return data.decode("latin-1"), "latin-1"
 
 
