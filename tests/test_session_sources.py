@@ -156,6 +156,7 @@ def test_the_window_takes_dropped_images_imports_and_feed_messages(qtbot, fused_
         junk.write_bytes(b"\x00\xff" * 1000)
         window.capture.drop_paths([str(junk)])
         qtbot.waitUntil(lambda: window.banner.isVisible(), timeout=10000)
+        assert "not an image" in window.banner.text()  # said in words; the window goes on below
         transcript = tmp_path / "t.txt"
         transcript.write_text("Customer: my card was charged twice\nAgent: let me look\n", encoding="utf-8")
         window.capture.import_requested.emit(str(transcript))
