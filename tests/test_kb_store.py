@@ -86,8 +86,8 @@ class CancelAt(ProgressState):
 
 @pytest.fixture(scope="module")
 def model():
-    from assist.app.cli_kb import embedding_model_id
     from assist.inference.text_onnx import OnnxTextModel
+    from assist.pipeline.engines import embedding_model_id
 
     text_model = OnnxTextModel(threads=2, device="cpu")
     return text_model.embed, embedding_model_id(text_model)
@@ -312,16 +312,46 @@ def test_changing_the_embedding_model_reembeds(tmp_path, docs, model):
 
 
 def test_the_user_kb_starts_from_the_bundled_file_and_keeps_its_own_changes(tmp_path, docs, model):
+    from assist.replies.kb_seed import open_user_kb
+
     bundled, user = tmp_path / "bundled.sqlite3", tmp_path / "user" / "kb.sqlite3"
     with KnowledgeStore(bundled, embed=model[0], model_id=model[1]) as kb:
         kb.import_path(docs / "shipping.md")
-    with KnowledgeStore.open_user_kb(model[0], model[1], bundled=bundled, path=user) as kb:
+    with open_user_kb(model[0], model[1], path=user, seed=bundled) as kb:
         assert titles(kb) == ["Shipping times"] and kb.needs_reembedding() == 0
         kb.import_path(docs / "password.markdown")
-    with KnowledgeStore.open_user_kb(model[0], model[1], bundled=bundled, path=user) as kb:
+    with open_user_kb(model[0], model[1], path=user, seed=bundled) as kb:
         assert titles(kb) == ["Resetting a password", "Shipping times"]  # not copied over again
     with KnowledgeStore(bundled) as kb:
         assert titles(kb) == ["Shipping times"]
+
+
+def test_a_new_user_kb_is_imported_from_a_source_seed_and_a_failed_seed_leaves_nothing(tmp_path, docs, model):
+    from assist.replies.kb_seed import open_user_kb
+
+    user = tmp_path / "user" / "kb.sqlite3"
+    seen: list[str] = []
+    with open_user_kb(model[0], model[1], path=user, seed=docs / "shipping.md",
+                      state=ProgressState(lambda f, m: seen.append(m))) as kb:
+        assert titles(kb) == ["Shipping times"] and kb.needs_reembedding() == 0
+    assert any(m.startswith("knowledge base:") for m in seen)
+    assert sorted(p.name for p in user.parent.iterdir() if not p.name.startswith("kb.sqlite3")) == []
+    bad = tmp_path / "bad.json"
+    bad.write_text("{not json", encoding="utf-8")
+    other = tmp_path / "other" / "kb.sqlite3"
+    with pytest.raises(KnowledgeStoreError, match="bundled knowledge base"):
+        open_user_kb(model[0], model[1], path=other, seed=bad)
+    assert list(other.parent.iterdir()) == []  # no half-built file left to be mistaken for a KB
+
+
+def test_a_user_kb_from_another_model_is_re_embedded_when_opened(tmp_path, docs, model):
+    from assist.replies.kb_seed import open_user_kb
+
+    user = tmp_path / "kb.sqlite3"
+    with KnowledgeStore(user) as kb:  # keyword-only, as if built without the model
+        kb.import_path(docs / "shipping.md")
+    with open_user_kb(model[0], model[1], path=user) as kb:
+        assert kb.needs_reembedding() == 0 and kb.stats()["embedded"] == kb.stats()["chunks"]
 
 
 # --- bad input ------------------------------------------------------------------------------------------

@@ -17,12 +17,6 @@ from typing import Any
 import numpy as np
 
 
-def embedding_model_id(model: Any) -> str:
-    """Names the embedding space: the text model's version and a digest of its weights file."""
-    digest = model.weights_sha256()[:12] if hasattr(model, "weights_sha256") else ""
-    return f"{model.version}/{digest}" if digest else str(model.version)
-
-
 def parallel_embed(embed: Callable[[list[str]], np.ndarray], workers: int) -> Callable[[list[str]], np.ndarray]:
     """Split each batch across worker threads (onnxruntime releases the GIL; rows stay independent).
 
@@ -46,6 +40,7 @@ def parallel_embed(embed: Callable[[list[str]], np.ndarray], workers: int) -> Ca
 def text_embedder(workers: int = 2) -> tuple[Callable[[list[str]], np.ndarray], str]:
     """The shipped text model's ``embed`` (int8 ONNX, one thread per worker) and its model id."""
     from assist.inference.text_onnx import OnnxTextModel
+    from assist.pipeline.engines import embedding_model_id
 
     model = OnnxTextModel(threads=1, device="cpu")
     return parallel_embed(model.embed, workers), embedding_model_id(model)

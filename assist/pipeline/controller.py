@@ -29,6 +29,7 @@ from assist.inference.escalation import escalation_risk
 from assist.inference.fusion.features import CONTEXT_TURNS, FusionInputs, voice_features
 from assist.inference.text_model import join_context
 from assist.pipeline.engines import Engines
+from assist.replies.kb_retriever import conversation_query
 from assist.replies.suggest import make_suggestions
 
 MAX_STORED_CHARS = 1_000_000
@@ -173,9 +174,11 @@ class SessionController:
         start = time.perf_counter()
         suggestions: tuple = ()
         if message.text:
-            hits = self.engines.retriever.search(message.text, embedding, k=3)  # type: ignore[attr-defined]
+            earlier = [t.message.text for t in reversed(self.history)
+                       if t.message.role is Role.CUSTOMER and t.message.text][:3]
+            query, extended = conversation_query(message.text, earlier)  # a short reply is read with the turn before
+            hits = self.engines.retriever.search(query, None if extended else embedding, k=3)  # type: ignore[attr-defined]
             if self.replies is not None:  # KB replies and macros ranked together, with the agent's feedback
-                earlier = [t.message.text for t in reversed(self.history) if t.message.role is Role.CUSTOMER][:3]
                 suggestions = self.replies.suggest(message.id, message.text, earlier, intent, emotion, hits,
                                                    self.screen_entities)
             else:

@@ -29,7 +29,8 @@ class TextAnalyzer(Protocol):
 class EngineConfig:
     model_dir: Path | None = None
     encoder_source: str | None = None
-    kb_path: Path | None = None
+    kb_path: Path | None = None  # the knowledge-base file; None = kb.sqlite3 in the user's data folder
+    kb_seed: Path | None = None  # what a new knowledge base starts from; None = the bundled ABCD procedures
     device: str = "auto"
     backend: str = "auto"  # onnx (int8, the shipped default), torch, or auto: onnx when its file is usable
     cpu_threads: int = 1  # intra-op threads for per-message inference (see encoder.set_cpu_threads)
@@ -51,7 +52,7 @@ class EngineConfig:
 @dataclass
 class Engines:
     text: TextAnalyzer
-    retriever: object  # assist.replies.retrieval.Retriever
+    retriever: object  # assist.replies.kb_retriever.StoreRetriever (or the in-memory retrieval.Retriever)
     load_seconds: dict[str, float] = field(default_factory=dict)
     fusion: object | None = None  # assist.inference.fusion.model.FusionModel (text + context turns, voice)
     notes: list[str] = field(default_factory=list)  # what could not be loaded, for the log and the window
@@ -59,6 +60,7 @@ class Engines:
     fuse_chat: bool = False  # chat messages go through the fusion model with their previous turns
     asr: object | None = None  # the speech recogniser, loaded with the voice model (see load_asr_engine)
     macros: object | None = None  # assist.replies.macros.MacroBank
+    kb: object | None = None  # assist.replies.kb_store.KnowledgeStore behind the retriever (for the KB panel)
 
     @property
     def device(self) -> str:
@@ -71,17 +73,15 @@ class Engines:
 
     @property
     def versions(self) -> dict[str, str]:
-        versions = {"text": self.text.version, "kb": f"{len(self.retriever.entries)} entries"}  # type: ignore[attr-defined]
+        versions = {"text": self.text.version, "kb": self.retriever.describe()}  # type: ignore[attr-defined]
         if self.fusion is not None:
             versions["fusion"] = str(getattr(self.fusion, "version", "?"))
         return versions
 
 
 def load_engines(config: EngineConfig | None = None, state: ProgressState | None = None) -> Engines:
-    """Load the text model and index the knowledge base. Raises ModelUnavailable / KnowledgeBaseError."""
+    """Load the text model and open the knowledge base. Raises ModelUnavailable / KnowledgeBaseError."""
     from assist.inference.text_onnx import load_text_model
-    from assist.replies.kb import load_kb
-    from assist.replies.retrieval import Retriever
 
     config = config or EngineConfig()
     state = state or ProgressState()
@@ -116,16 +116,32 @@ def load_engines(config: EngineConfig | None = None, state: ProgressState | None
         asr = load_asr_engine(config, notes)
         timings["speech_model_s"] = round(time.perf_counter() - start, 3)
     macros = _load_macros(config, notes) if config.macros else None
-    state.set_progress(0.7, "indexing knowledge base")
+    state.set_progress(0.7, "opening knowledge base")
     start = time.perf_counter()
-    entries = load_kb(config.kb_path)
-    retriever = Retriever(entries, model.embed)
-    sub = ProgressState(lambda f, m: state.set_progress(0.7 + 0.3 * f, m))
-    retriever.build(sub)
+    store = open_knowledge_base(config, model, ProgressState(lambda f, m: state.set_progress(0.7 + 0.3 * f, m)))
     timings["knowledge_base_s"] = round(time.perf_counter() - start, 3)
     state.set_progress(1.0, "ready")
-    return Engines(text=model, retriever=retriever, load_seconds=timings, fusion=fusion, notes=notes, voice=voice,
-                   fuse_chat=config.fusion and fusion is not None, asr=asr, macros=macros)
+    from assist.replies.kb_retriever import StoreRetriever
+
+    return Engines(text=model, retriever=StoreRetriever(store), load_seconds=timings, fusion=fusion, notes=notes, voice=voice,
+                   fuse_chat=config.fusion and fusion is not None, asr=asr, macros=macros,
+                   kb=store)
+
+
+def embedding_model_id(model: object) -> str:
+    """Names the embedding space a KB's vectors live in: the text model's version and a digest of its weights."""
+    digest = model.weights_sha256()[:12] if hasattr(model, "weights_sha256") else ""
+    version = getattr(model, "version", "unknown")
+    return f"{version}/{digest}" if digest else str(version)
+
+
+def open_knowledge_base(config: EngineConfig, model: TextAnalyzer, state: ProgressState) -> object:
+    """The knowledge base the app searches (seeded from the bundled KB on first use), embedded by ``model``."""
+    from assist.replies.kb import default_kb_path
+    from assist.replies.kb_seed import open_user_kb
+
+    return open_user_kb(model.embed, embedding_model_id(model), config.kb_path, config.kb_seed or default_kb_path(),
+                        state)
 
 
 def _load_macros(config: EngineConfig, notes: list[str]) -> object | None:

@@ -9,7 +9,6 @@ cosine similarity (reciprocal-rank fusion); the embedding function is injected b
 from __future__ import annotations
 
 import json
-import shutil
 import sqlite3
 import threading
 import time
@@ -161,19 +160,6 @@ class KnowledgeStore:
         self._import_lock = threading.Lock()
         self._dense: _Dense | None = None
 
-    @classmethod
-    def open_user_kb(cls, embed: EmbedFn | None = None, model_id: str = "", bundled: Path | None = None,
-                     path: Path | None = None) -> KnowledgeStore:
-        """The user's knowledge base, started from a copy of the bundled prebuilt file the first time."""
-        target = Path(path) if path else default_store_path()
-        if bundled is not None and bundled.is_file() and not target.exists():
-            try:
-                target.parent.mkdir(parents=True, exist_ok=True)
-                shutil.copyfile(bundled, target)
-            except OSError as exc:
-                raise KnowledgeStoreError(f"Cannot create the knowledge base {target}: {exc}") from exc
-        return cls(target, embed, model_id)
-
     def close(self) -> None:
         with self._lock:
             self._conn.close()
@@ -214,6 +200,20 @@ class KnowledgeStore:
             return None
         *info, body, sections = rows[0]
         return Article(*info, body=body, sections=tuple(tuple(s) for s in json.loads(sections)))
+
+    def section_texts(self, article_ids: list[str], heading: str) -> dict[str, str]:
+        """The opening passage of the section called ``heading`` in each of these articles that has one."""
+        if not article_ids:
+            return {}
+        marks = ",".join("?" * len(article_ids))
+        rows = self._rows(f"SELECT article_id, text FROM chunks WHERE section = ? AND article_id IN ({marks}) "
+                          "ORDER BY position DESC", [heading, *article_ids])
+        return dict(rows)  # the section's first passage (a long one is cut into overlapping windows)
+
+    def checkpoint(self) -> None:
+        """Fold the write-ahead log into the main file (before the file is copied or linked elsewhere)."""
+        with self._lock:
+            self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
     # --- importing -------------------------------------------------------------------------------------
 

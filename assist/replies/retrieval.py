@@ -26,6 +26,7 @@ class Hit:
     score: float
     dense: float
     bm25: float
+    section: str = ""  # the passage's heading, when the hit is a chunk of a longer article
 
 
 class Retriever:

@@ -13,6 +13,7 @@ ACKNOWLEDGEMENTS = {
     "fear": "I understand this is worrying. Let's sort it out together.",
 }
 ACK_MIN_CONFIDENCE = 0.35
+PROCEDURE_SECTIONS = ("Summary", "Steps", "Suggested reply")  # an ABCD procedure cites the procedure
 
 
 def acknowledgement(emotion: EmotionEstimate | None) -> str:
@@ -25,6 +26,13 @@ def acknowledgement(emotion: EmotionEstimate | None) -> str:
     return ACKNOWLEDGEMENTS[label]
 
 
+def citation(hit: Hit) -> str:
+    """Where a reply comes from: the article, and its section when the passage is one part of a longer one."""
+    if hit.section and hit.section not in PROCEDURE_SECTIONS and hit.section != hit.entry.title:
+        return f"{hit.entry.title} › {hit.section}"
+    return hit.entry.title
+
+
 def make_suggestions(hits: list[Hit], emotion: EmotionEstimate | None, message_id: str) -> tuple[Suggestion, ...]:
     ack = acknowledgement(emotion)
     suggestions = []
@@ -32,7 +40,7 @@ def make_suggestions(hits: list[Hit], emotion: EmotionEstimate | None, message_i
         text = f"{ack} {hit.entry.reply}".strip()
         digest = hashlib.sha1(f"{message_id}:{hit.entry.id}".encode()).hexdigest()[:16]
         suggestions.append(
-            Suggestion(id=digest, text=text, source_title=hit.entry.title, score=round(hit.score, 4),
+            Suggestion(id=digest, text=text, source_title=citation(hit), score=round(hit.score, 4),
                        kb_entry_id=hit.entry.id)
         )
     return tuple(suggestions)

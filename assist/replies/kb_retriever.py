@@ -1,0 +1,90 @@
+"""Replies from the SQLite knowledge base: the store's hybrid search, turned into entries the reply code words.
+
+``StoreRetriever.search`` has the shape of the old in-memory ``Retriever.search`` (text, its embedding, k ->
+``Hit``s), so the controller, the reply service and the ranker take either. Each hit is one article (its best
+passage); its reply is the article's own "Suggested reply" section where it has one (ABCD procedures, Assist's
+general entries), otherwise the opening sentences of the matched passage, and the citation names the section.
+The query is conversation-aware: a short customer turn ("yes, still nothing") is read with the previous one.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from assist.replies.kb import KBEntry
+from assist.replies.retrieval import DENSE_WEIGHT, Hit
+
+REPLY_SECTION = "Suggested reply"
+SHORT_TURN_WORDS = 6  # a customer turn shorter than this is searched together with the previous one
+REPLY_MAX_CHARS = 320
+_SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(])")
+_MARKUP = re.compile(r"^\s*(?:[-*+]\s+|\d+[.)]\s+|#+\s*|>\s*)")
+
+
+def conversation_query(message: str, previous_customer_turns: Sequence[str] = ()) -> tuple[str, bool]:
+    """What to search the KB for, and whether it is more than the message (then the message's own
+    embedding no longer stands for it). The latest turn comes first; FTS and the encoder see both."""
+    words = len(message.split())
+    if words >= SHORT_TURN_WORDS or not previous_customer_turns:
+        return message, False
+    previous = previous_customer_turns[0].strip()
+    if not previous:
+        return message, False
+    return f"{message} {previous}", True
+
+
+def passage_reply(passage: str, max_chars: int = REPLY_MAX_CHARS) -> str:
+    """The opening sentences of a passage as a reply: list markers and heading marks dropped, two sentences
+    at most, cut at a word boundary when still too long."""
+    lines = [_MARKUP.sub("", line).replace("**", "").replace("__", "").strip() for line in passage.splitlines()]
+    text = re.sub(r"\s+", " ", " ".join(line for line in lines if line)).strip()
+    sentences = _SENTENCE.split(text)
+    reply = ""
+    for sentence in sentences[:2]:
+        if reply and len(reply) + len(sentence) > max_chars:
+            break
+        reply = f"{reply} {sentence}".strip()
+    if len(reply) > max_chars:
+        reply = reply[:max_chars].rsplit(" ", 1)[0].rstrip(",;:") + "…"
+    return reply
+
+
+class StoreRetriever:
+    """Search a ``KnowledgeStore`` for one customer turn; one hit per article, best passage first."""
+
+    def __init__(self, store: Any, candidates_per_hit: int = 4) -> None:
+        self.store = store
+        self.candidates_per_hit = candidates_per_hit
+
+    @property
+    def ready(self) -> bool:
+        return True
+
+    def describe(self) -> str:
+        stats = self.store.stats()
+        return f"{stats['articles']} articles, {stats['chunks']} passages"
+
+    def search(self, text: str, embedding: np.ndarray | None = None, k: int = 3) -> list[Hit]:
+        chunks = self.store.search(text, query_embedding=embedding, k=k, max_per_article=1)
+        if not chunks:
+            return []
+        replies = self.store.section_texts([c.article_id for c in chunks], REPLY_SECTION)
+        top_bm25 = max((c.bm25 or 0.0) for c in chunks) or 1.0
+        hits = []
+        for chunk in chunks:
+            dense = float(chunk.dense) if chunk.dense is not None else 0.0
+            bm25 = float(chunk.bm25 or 0.0) / top_bm25
+            # the ranker weighs KB hits against macros by relevance: the same 0.8 dense + 0.2 BM25 mix as before
+            score = DENSE_WEIGHT * dense + (1 - DENSE_WEIGHT) * bm25
+            reply = replies.get(chunk.article_id) or passage_reply(chunk.text)
+            entry = KBEntry(id=chunk.article_id, title=chunk.title, category=chunk.category,
+                            summary=chunk.text if chunk.section != REPLY_SECTION else "", steps=(), reply=reply)
+            hits.append(Hit(entry, score, dense, bm25, section=chunk.section))
+        return hits
+
+
+__all__ = ["StoreRetriever", "conversation_query", "passage_reply"]

@@ -1,0 +1,84 @@
+"""Replies from the SQLite knowledge base: procedure replies, passage replies, citations, conversation-aware queries."""
+
+from __future__ import annotations
+
+import pytest
+
+from assist.domain import EmotionEstimate
+from assist.replies.kb import default_kb_path
+from assist.replies.kb_retriever import StoreRetriever, conversation_query, passage_reply
+from assist.replies.kb_store import KnowledgeStore
+from assist.replies.suggest import make_suggestions
+
+POLICY = """# Refund policy
+
+## Who qualifies
+Any unused item returned in its original packaging qualifies for a full refund. Sale items are final.
+Gift cards cannot be refunded under any circumstances, whatever the customer says.
+
+## How long it takes
+- Refunds reach the card within **5 to 7 business days** after the warehouse receives the parcel.
+- We email the customer when the refund is issued.
+"""
+
+
+@pytest.fixture(scope="module")
+def retriever(tmp_path_factory, text_model):
+    folder = tmp_path_factory.mktemp("kbdocs")
+    (folder / "refund-policy.md").write_text(POLICY, encoding="utf-8")
+    store = KnowledgeStore(tmp_path_factory.mktemp("kb") / "kb.sqlite3", embed=text_model.embed, model_id="t")
+    assert store.import_path(default_kb_path()).ok and store.import_path(folder).ok
+    yield StoreRetriever(store)
+    store.close()
+
+
+def test_an_abcd_procedure_hit_replies_with_its_suggested_reply(retriever):
+    hits = retriever.search("I forgot my password and cannot log in to my account", k=3)
+    assert hits and len({h.entry.id for h in hits}) == len(hits)  # one hit per article
+    top = hits[0]
+    assert top.entry.id.startswith("abcd/") and "password" in top.entry.title.lower()
+    assert top.entry.reply.startswith("I can help you with")  # the procedure's own reply, not a passage
+    suggestion = make_suggestions(hits, None, "m1")[0]
+    assert suggestion.source_title == top.entry.title  # a procedure is cited by name, not by section
+    assert 0 < top.score <= 1.0 and top.dense > 0.2
+
+
+def test_a_markdown_article_replies_with_the_matched_passage_and_cites_its_section(retriever):
+    hits = retriever.search("how many days until the refund reaches my card", k=3)
+    top = hits[0]
+    assert top.entry.title == "Refund policy" and top.section == "How long it takes"
+    assert top.entry.reply.startswith("Refunds reach the card within 5 to 7 business days")
+    assert "**" not in top.entry.reply and not top.entry.reply.startswith("-")
+    angry = EmotionEstimate({"anger": 0.8, "neutral": 0.2})
+    suggestion = make_suggestions(hits, angry, "m2")[0]
+    assert suggestion.source_title == "Refund policy › How long it takes"
+    assert suggestion.text.startswith("I'm really sorry") and "5 to 7 business days" in suggestion.text
+
+
+def test_a_short_turn_is_searched_with_the_turn_before():
+    assert conversation_query("still nothing", ["My parcel never arrived and the tracking is stuck"]) == (
+        "still nothing My parcel never arrived and the tracking is stuck", True)
+    long = "My parcel never arrived and the tracking page is stuck"
+    assert conversation_query(long, ["earlier"]) == (long, False)
+    assert conversation_query("hello", []) == ("hello", False)
+
+
+def test_a_short_follow_up_finds_what_the_conversation_is_about(retriever):
+    alone = retriever.search("yes, still nothing", k=1)
+    query, extended = conversation_query("yes, still nothing", ["my package never arrived, where is my order?"])
+    with_context = retriever.search(query, k=1)
+    assert extended and with_context[0].entry.id != (alone[0].entry.id if alone else "")
+    assert with_context[0].entry.id.startswith("abcd/shipping-issue/")
+
+
+def test_passage_reply_takes_two_sentences_and_cuts_long_text_at_a_word():
+    assert passage_reply("First one. Second one! Third one.") == "First one. Second one!"
+    long = "word " * 200
+    reply = passage_reply(long, max_chars=50)
+    assert reply.endswith("…") and len(reply) <= 51 and "wor…" not in reply
+
+
+def test_an_empty_kb_gives_no_hits(tmp_path, text_model):
+    with KnowledgeStore(tmp_path / "kb.sqlite3", embed=text_model.embed, model_id="t") as store:
+        assert StoreRetriever(store).search("refund", k=3) == []
+        assert StoreRetriever(store).describe() == "0 articles, 0 passages"
