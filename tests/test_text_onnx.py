@@ -111,6 +111,17 @@ def test_embed_is_unit_norm_and_matches_analyze(onnx_model) -> None:
     assert np.allclose(vectors[0], onnx_model.analyze([MESSAGES[0]])[0].embedding)
 
 
+def test_bulk_embedding_runs_the_cut_down_graph_and_gives_the_same_vectors(onnx_model) -> None:
+    from assist.inference.text_onnx import BULK_EMBED
+
+    texts = [f"{MESSAGES[i % len(MESSAGES)]} ({i})" for i in range(BULK_EMBED)]
+    one_by_one = np.concatenate([onnx_model.embed([t]) for t in texts])
+    bulk = onnx_model.embed(texts)
+    session = onnx_model._embedding_session()
+    assert session is not None and [o.name for o in session.get_outputs()] == ["embedding"]
+    assert np.array_equal(bulk, one_by_one)  # the same vectors: a KB built in bulk matches the app's queries
+
+
 def test_auto_backend_is_onnx_for_the_shipped_model() -> None:
     model = load_text_model(device="cpu")
     assert model.backend == "onnx" and model.provider == "CPUExecutionProvider"

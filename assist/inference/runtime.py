@@ -56,7 +56,8 @@ def onnx_providers(prefer_gpu: bool = True) -> list[str]:
     return [CUDA, CPU] if prefer_gpu and not cuda_problem() else [CPU]
 
 
-def make_session(path: Path, what: str, threads: int = 1, prefer_gpu: bool = True, missing_hint: str = "") -> Any:
+def make_session(path: Path | bytes, what: str, threads: int = 1, prefer_gpu: bool = True,
+                 missing_hint: str = "") -> Any:
     """An onnxruntime session for one of the app's models, with errors a person can act on.
 
     ``what`` names the model in messages ("text model", "voice model"...). One intra-op thread by default:
@@ -67,13 +68,15 @@ def make_session(path: Path, what: str, threads: int = 1, prefer_gpu: bool = Tru
         import onnxruntime
     except ImportError as exc:
         raise ModelUnavailable("onnxruntime is not installed (pip install onnxruntime-gpu).") from exc
-    if not path.is_file():
+    if not isinstance(path, bytes) and not path.is_file():  # bytes: a graph built in memory
         raise ModelUnavailable(f"The {what} file {path} is missing.{' ' + missing_hint if missing_hint else ''}")
     options = onnxruntime.SessionOptions()
     options.intra_op_num_threads = max(1, threads)
     options.inter_op_num_threads = 1
     options.log_severity_level = 3
     try:
-        return onnxruntime.InferenceSession(str(path), options, providers=onnx_providers(prefer_gpu))
+        source = path if isinstance(path, bytes) else str(path)
+        return onnxruntime.InferenceSession(source, options, providers=onnx_providers(prefer_gpu))
     except Exception as exc:  # noqa: BLE001 - onnxruntime raises several types for bad files
-        raise ModelUnavailable(f"The {what} file {path.name} is corrupt or unreadable ({exc}).") from exc
+        name = "(in memory)" if isinstance(path, bytes) else path.name
+        raise ModelUnavailable(f"The {what} file {name} is corrupt or unreadable ({exc}).") from exc
