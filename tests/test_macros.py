@@ -181,6 +181,12 @@ def test_failed_imports_leave_the_bank_untouched(bank: MacroBank, tmp_path: Path
     full_disk = bank.import_csv(write(tmp_path / "ok.csv", "title,text\nA,fine\n"))
     assert not full_disk.ok and "No space left" in full_disk.problems[-1]
     assert [m.title for m in bank] == ["Keep me"] and bank.path.read_bytes() == saved
+    kept = bank.macros[0]
+    for change in (lambda: bank.add(make_macro("New", "Never saved.")), lambda: bank.update(kept.id, title="Renamed"),
+                   lambda: bank.delete(kept.id)):
+        with pytest.raises(MacroError, match="No space left"):
+            change()
+        assert [m.title for m in bank] == ["Keep me"] and bank.path.read_bytes() == saved
 
 
 def test_cp1252_and_semicolon_files_import(bank: MacroBank, tmp_path: Path) -> None:

@@ -245,6 +245,7 @@ def build_parser() -> argparse.ArgumentParser:
     from assist.app.cli_calls import add_commands as add_call_commands
     from assist.app.cli_calls import call_options, demo_call_options
     from assist.app.cli_kb import add_kb_commands
+    from assist.app.cli_macros import add_macro_commands
     from assist.app.cli_replies import add_reply_commands
 
     parser = argparse.ArgumentParser(prog="assist", description="Offline multimodal agent assist.")
@@ -338,6 +339,7 @@ def build_parser() -> argparse.ArgumentParser:
     export_text.set_defaults(func=cmd_export_text)
 
     add_kb_commands(sub)
+    add_macro_commands(sub)
     return parser
 
 

@@ -208,8 +208,7 @@ class MacroBank:
         existing = self._duplicate_of(macro, self._macros.values())
         if existing is not None:
             raise DuplicateMacro(f"'{macro.title}' repeats the macro '{existing.title}'")
-        self._macros[macro.id] = macro
-        self._changed()
+        self._commit({**self._macros, macro.id: macro})
         return macro
 
     def update(self, macro_id: str, **changes: object) -> Macro:
@@ -225,14 +224,22 @@ class MacroBank:
         clash = self._duplicate_of(replace(new, id="\x00"), others)
         if clash is not None:
             raise DuplicateMacro(f"the new text repeats the macro '{clash.title}'")
-        self._macros[macro_id] = new
-        self._changed()
+        self._commit({**self._macros, macro_id: new})
         return new
 
     def delete(self, macro_id: str) -> None:
-        if self._macros.pop(macro_id, None) is None:
+        if macro_id not in self._macros:
             raise MacroError(f"no macro with id {macro_id}")
-        self._changed()
+        self._commit({k: m for k, m in self._macros.items() if k != macro_id})
+
+    def _commit(self, macros: dict[str, Macro]) -> None:
+        """Make ``macros`` the bank; when saving fails the bank stays as it was (memory and file)."""
+        before, self._macros = self._macros, macros
+        try:
+            self._changed()
+        except OSError as exc:
+            self._macros = before
+            raise MacroError(f"the reply bank could not be saved ({exc.strerror or exc})") from exc
 
     def _changed(self) -> None:
         if self.autosave:
