@@ -512,3 +512,21 @@ def test_cli_import_list_show_search(tmp_path, docs, capsys):
     (tmp_path / "bad.csv").write_text("a,b\n1,2\n", encoding="utf-8")
     assert run_cli(["kb", "import", str(tmp_path / "bad.csv"), "--kb", kb]) == 1
     assert "needs columns question/answer" in capsys.readouterr().err
+
+
+def test_a_second_handle_in_this_process_never_lets_another_process_delete_the_log(tmp_path, docs):
+    """Closing any handle on a file drops all of a process's POSIX locks on it: had we read the header ourselves,
+    another program's last connection would take the KB for unused and delete its -wal/-shm under us."""
+    import subprocess
+    import sys
+
+    path = tmp_path / "kb.sqlite3"
+    first = KnowledgeStore(path)
+    first.import_path(docs / "shipping.md")
+    second = KnowledgeStore(path)
+    second.close()
+    code = f"from assist.replies.kb_store import KnowledgeStore; KnowledgeStore({str(path)!r}).close()"
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=Path(__file__).resolve().parents[1])
+    assert (tmp_path / "kb.sqlite3-wal").exists() and (tmp_path / "kb.sqlite3-shm").exists()
+    assert first.stats()["articles"] == 1 and first.search("shipping", k=1)
+    first.close()

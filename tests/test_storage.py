@@ -385,3 +385,27 @@ def test_spoken_word_timings_never_keep_personal_data_split_across_words(open_jo
     assert "4111" not in first["text"] and "4111" not in json.dumps(first["meta"])
     assert first["meta"]["words"][3] == [None, 0.5, 0.9]  # timings kept, words dropped
     assert second["meta"]["words"] == plain
+
+
+def test_opening_a_reader_beside_the_writer_keeps_the_writer_s_locks(tmp_path: Path) -> None:
+    """A reader opened and closed in the writer's process must not drop the writer's POSIX locks (an own
+    header read would): another program's last connection would then delete the live write-ahead log."""
+    import subprocess
+
+    path = tmp_path / "journal.sqlite3"
+    journal = Journal(path)
+    session = Session()
+    journal.start_session(session)
+    journal.record_message(ChatMessage(session_id=session.id, role=Role.AGENT, text="before"))
+    assert journal.flush()
+    with JournalReader(path) as reader:
+        assert reader is not None
+    code = f"import sqlite3; c = sqlite3.connect({str(path)!r}); c.execute('SELECT 1 FROM events'); c.close()"
+    subprocess.run([sys.executable, "-c", code], check=True)
+    assert (tmp_path / "journal.sqlite3-wal").exists()
+    journal.record_message(ChatMessage(session_id=session.id, role=Role.AGENT, text="after"))
+    assert journal.flush()
+    journal.close()
+    conn = sqlite3.connect(path)
+    assert [row[0] for row in conn.execute("SELECT text FROM events ORDER BY rowid")] == ["before", "after"]
+    conn.close()

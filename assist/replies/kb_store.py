@@ -31,7 +31,6 @@ SCHEMA_VERSION = "1"
 EMBED_BATCH = 64
 CANDIDATES = 50  # per ranking, before fusion
 FTS_WEIGHTS = (3.0, 2.0, 1.0)  # title, section, text
-SQLITE_HEADER = b"SQLite format 3\x00"
 migrations = Migrations("assist-kb")
 
 
@@ -130,12 +129,12 @@ def _connect(path: Path) -> sqlite3.Connection:
         raise KnowledgeStoreError(f"{path} is a folder, not a knowledge-base file")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        if path.exists() and path.stat().st_size:
-            with path.open("rb") as handle:
-                if handle.read(len(SQLITE_HEADER)) != SQLITE_HEADER:
-                    raise KnowledgeStoreError(f"{path} is not a knowledge base (not an SQLite file)")
         conn = sqlite3.connect(str(path), timeout=5, isolation_level=None, check_same_thread=False)
-        tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        try:  # SQLite reads the header itself: a handle of our own would drop the process's locks when closed
+            tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        except sqlite3.DatabaseError as exc:
+            conn.close()
+            raise KnowledgeStoreError(f"{path} is not a knowledge base (not an SQLite file: {exc})") from exc
         if tables and "chunks_fts" not in tables:
             conn.close()
             raise KnowledgeStoreError(f"{path} belongs to another program (it is not an Assist knowledge base)")

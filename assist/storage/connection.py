@@ -11,7 +11,6 @@ from sqlite_utils import Database
 from assist.storage.errors import DatabaseCorrupt, DatabaseUnavailable, StorageError, classify
 from assist.storage.schema import MIGRATION_SET, apply_migrations, migrations
 
-SQLITE_HEADER = b"SQLite format 3\x00"
 QUICK_CHECK_MAX_BYTES = 256 * 1024 * 1024  # above this, only the header and schema are checked at start
 DEFAULT_BUSY_TIMEOUT_MS = 5000
 
@@ -21,17 +20,17 @@ def default_journal_path() -> Path:
     return Path(platformdirs.user_data_dir("Assist", "Assist")) / "journal.sqlite3"
 
 
-def check_header(path: Path) -> None:
-    """Raise DatabaseCorrupt when a non-empty file does not start with the SQLite header."""
+def check_header(conn: sqlite3.Connection, path: Path) -> None:
+    """Raise DatabaseCorrupt when the file is not an SQLite database, asking SQLite itself.
+
+    Never read the file with a handle of our own while the process has it open in SQLite: closing any handle
+    on a file drops every POSIX lock the process holds on it, so another program's last connection would
+    take the journal for unused and delete its write-ahead log under us (the SQLite FAQ's "how to corrupt").
+    """
     try:
-        if not path.exists() or path.stat().st_size == 0:
-            return
-        with path.open("rb") as handle:
-            header = handle.read(len(SQLITE_HEADER))
-    except OSError as exc:
-        raise DatabaseUnavailable(path, str(exc)) from exc
-    if header != SQLITE_HEADER:
-        raise DatabaseCorrupt(path, "the file does not start with the SQLite header")
+        conn.execute("PRAGMA schema_version").fetchone()
+    except sqlite3.DatabaseError as exc:
+        raise classify(exc, path) from exc
 
 
 def check_is_journal(conn: sqlite3.Connection, path: Path) -> bool:
@@ -69,13 +68,13 @@ def open_writer(path: Path, busy_timeout_ms: int = DEFAULT_BUSY_TIMEOUT_MS) -> t
         path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise DatabaseUnavailable(path, f"cannot create the folder: {exc}") from exc
-    check_header(path)
     try:
         conn = sqlite3.connect(str(path), timeout=busy_timeout_ms / 1000, isolation_level=None, check_same_thread=False)
     except sqlite3.Error as exc:
         raise classify(exc, path) from exc
     try:
         conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
+        check_header(conn, path)
         verify(conn, path)
         conn.execute("PRAGMA journal_mode = WAL")
         conn.execute("PRAGMA synchronous = NORMAL")
@@ -91,7 +90,6 @@ def open_reader(path: Path, busy_timeout_ms: int = DEFAULT_BUSY_TIMEOUT_MS) -> s
     """Open a read-only connection (``mode=ro``) to an existing journal, rows as sqlite3.Row."""
     if not path.is_file():
         raise DatabaseUnavailable(path, "the journal file does not exist")
-    check_header(path)
     try:
         conn = sqlite3.connect(
             f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=busy_timeout_ms / 1000, check_same_thread=False
@@ -100,6 +98,7 @@ def open_reader(path: Path, busy_timeout_ms: int = DEFAULT_BUSY_TIMEOUT_MS) -> s
         raise classify(exc, path) from exc
     try:
         conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
+        check_header(conn, path)
         if not check_is_journal(conn, path):
             raise DatabaseUnavailable(path, "the journal is empty: nothing has been recorded yet")
     except (sqlite3.Error, StorageError) as exc:
