@@ -262,6 +262,11 @@ def build_parser() -> argparse.ArgumentParser:
         backend_option(p)
         p.add_argument("--fusion", action="store_true",
                        help="read each chat message with its previous turns (models/fusion; see its model card)")
+        p.add_argument("--kb", type=Path, help="knowledge-base file (default: kb.sqlite3 in Assist's data folder)")
+        p.add_argument("--llm", help="draft replies with a local language model: a transformers folder, a name "
+                       "under models/llm, or 'none' (default: the first folder in models/llm, if any)")
+        p.add_argument("--llm-download", action="store_true",
+                       help="let --llm name a hub model and download it (needs internet)")
         call_options(p)
 
     def backend_option(p: argparse.ArgumentParser) -> None:

@@ -2,7 +2,8 @@
 
 Keys (all optional): ``asr`` (a CTranslate2 Whisper folder, a name under models/asr, or "pocketsphinx"),
 ``agent_device`` / ``customer_device`` (keys from ``assist devices``), ``chat_feed`` (bool),
-``follow`` (a JSON-lines file), ``db`` (journal path). Command-line options win over the file.
+``follow`` (a JSON-lines file), ``db`` (journal path), ``kb`` (knowledge-base file), ``llm`` (a drafting model:
+folder, name under models/llm, hub id, or "none"), ``llm_download`` (bool: a hub id may be downloaded). Command-line options win over the file.
 A missing file is normal; an unreadable one is reported and ignored.
 """
 
@@ -18,7 +19,8 @@ import platformdirs
 
 log = logging.getLogger("assist")
 
-KEYS = {"asr": str, "agent_device": str, "customer_device": str, "chat_feed": bool, "follow": str, "db": str}
+KEYS = {"asr": str, "agent_device": str, "customer_device": str, "chat_feed": bool, "follow": str, "db": str,
+        "kb": str, "llm": str, "llm_download": bool}
 
 
 def settings_path() -> Path:

@@ -57,6 +57,9 @@ class Turn:
     features: Any = None  # text features for the fusion model's context tokens (numpy), when fusion is on
 
 
+PROCEDURE_MIN_SCORE = 0.45  # KB relevance (0.8 dense + 0.2 BM25) from which the top hit's procedure is followed
+
+
 @dataclass
 class SessionController:
     engines: Engines
@@ -68,6 +71,9 @@ class SessionController:
     screen: Any = None  # the latest screenshot's features for the fusion model (numpy), set by set_screen
     screen_entities: list[dict[str, str]] = field(default_factory=list)
     replies: Any = None  # assist.pipeline.replies.ReplyService; None: KB replies only, no macros, no learning
+    drafts: Any = None  # assist.pipeline.drafts.DraftService when a local language model is configured
+    procedures: Any = None  # assist.replies.procedures.ProcedureTracker: the next-best-action checklist
+    _hits: list[Any] = field(default_factory=list)  # the KB passages behind the latest customer turn's replies
 
     def start_session(self, agent: str = "", source: str = "chat") -> Session:
         if self.session is not None:
@@ -75,6 +81,8 @@ class SessionController:
         self.session = Session(agent=agent, redaction_enabled=self.redaction, source=source)
         self.history = []
         self.screen, self.screen_entities = None, []
+        if self.procedures is not None:
+            self.procedures.reset()
         self._journal("start_session", self.session)
         return self.session
 
@@ -94,6 +102,8 @@ class SessionController:
         """
         if self.session is None:
             raise SessionError("Start a session first.")
+        if self.drafts is not None:
+            self.drafts.cancel()  # the conversation moved on: a draft for the previous turn is stale
         role, kind = Role(role), EventKind(kind)
         if voice is not None and isinstance(text, str) and not text.strip():
             text, notes = "", ["No words were recognised in this utterance: the estimate is from the voice."]
@@ -107,7 +117,11 @@ class SessionController:
         if role is Role.CUSTOMER:
             turn.insight, turn.features = self._analyse(message, notes, voice)
             self._journal("record_insight", turn.insight)
-        elif self.engines.fusion is not None and text and kind is not EventKind.SCREENSHOT:
+            self._follow_procedure(message, self._hits)
+            self._draft(message, turn.insight)
+        else:
+            self._follow_procedure(message, [])
+        if role is not Role.CUSTOMER and self.engines.fusion is not None and text and kind is not EventKind.SCREENSHOT:
             # the agent's words are context for the next customer turn
             try:
                 turn.features = self.engines.text.analyze([message.text])[0].features
@@ -178,6 +192,7 @@ class SessionController:
                        if t.message.role is Role.CUSTOMER and t.message.text][:3]
             query, extended = conversation_query(message.text, earlier)  # a short reply is read with the turn before
             hits = self.engines.retriever.search(query, None if extended else embedding, k=3)  # type: ignore[attr-defined]
+            self._hits = hits
             if self.replies is not None:  # KB replies and macros ranked together, with the agent's feedback
                 suggestions = self.replies.suggest(message.id, message.text, earlier, intent, emotion, hits,
                                                    self.screen_entities)
@@ -201,6 +216,26 @@ class SessionController:
             device=self.engines.device,
             contributions=contributions,
         ), features
+
+    def checklist(self) -> Any:
+        """The current procedure's steps, which are done and the next one (None before a procedure is known)."""
+        return self.procedures.checklist() if self.procedures is not None else None
+
+    def _follow_procedure(self, message: ChatMessage, hits: list[Any]) -> None:
+        """Tick the procedure's steps this turn shows done; a clear KB match picks (or changes) the procedure."""
+        if self.procedures is None or not message.text or message.kind is EventKind.SCREENSHOT:
+            return
+        entities = self.screen_entities if message.role is Role.CUSTOMER else None
+        self.procedures.observe(message.role.value, message.text, entities)
+        if hits and hits[0].score >= PROCEDURE_MIN_SCORE:  # a greeting or "thanks" matches nothing clearly
+            self.procedures.select([h.entry.id for h in hits])
+
+    def _draft(self, message: ChatMessage, insight: Insight) -> None:
+        """Ask the local language model for a reply grounded in this turn's KB passages (when there is one)."""
+        if self.drafts is None or not message.text:
+            return
+        turns = [t.message.text for t in self.history if t.message.role is Role.CUSTOMER and t.message.text][-2:]
+        self.drafts.start(message.id, [*turns, message.text], self._hits, insight.emotion.label, insight.intent.label)
 
     def _voice_features(self, voice: tuple[np.ndarray, int], notes: list[str]) -> np.ndarray | None:
         """The voice model's reading of the turn's audio as fusion features; None (with a note) without speech."""

@@ -46,6 +46,10 @@ class EngineConfig:
     asr_source: str | None = None
     asr_threads: int = 2
     macros: bool = False  # the reply bank (user data folder, seeded from resources/macros on first run)
+    # drafting: a local causal language model (a transformers folder, a name under models/llm, or a hub id where
+    # llm_download allows it). None: the first folder in models/llm if any; "" or "none": no drafting
+    llm: str | None = ""
+    llm_download: bool = False
     macro_bank: Path | None = None
 
 
@@ -61,6 +65,7 @@ class Engines:
     asr: object | None = None  # the speech recogniser, loaded with the voice model (see load_asr_engine)
     macros: object | None = None  # assist.replies.macros.MacroBank
     kb: object | None = None  # assist.replies.kb_store.KnowledgeStore behind the retriever (for the KB panel)
+    llm: object | None = None  # assist.inference.llm.LocalLLM when drafting is configured and loaded
 
     @property
     def device(self) -> str:
@@ -116,6 +121,7 @@ def load_engines(config: EngineConfig | None = None, state: ProgressState | None
         asr = load_asr_engine(config, notes)
         timings["speech_model_s"] = round(time.perf_counter() - start, 3)
     macros = _load_macros(config, notes) if config.macros else None
+    llm = _load_llm(config, notes, timings, state)
     state.set_progress(0.7, "opening knowledge base")
     start = time.perf_counter()
     store = open_knowledge_base(config, model, ProgressState(lambda f, m: state.set_progress(0.7 + 0.3 * f, m)))
@@ -125,7 +131,7 @@ def load_engines(config: EngineConfig | None = None, state: ProgressState | None
 
     return Engines(text=model, retriever=StoreRetriever(store), load_seconds=timings, fusion=fusion, notes=notes, voice=voice,
                    fuse_chat=config.fusion and fusion is not None, asr=asr, macros=macros,
-                   kb=store)
+                   kb=store, llm=llm)
 
 
 def embedding_model_id(model: object) -> str:
@@ -142,6 +148,29 @@ def open_knowledge_base(config: EngineConfig, model: TextAnalyzer, state: Progre
 
     return open_user_kb(model.embed, embedding_model_id(model), config.kb_path, config.kb_seed or default_kb_path(),
                         state)
+
+
+def _load_llm(config: EngineConfig, notes: list[str], timings: dict[str, float], state: ProgressState) -> object | None:
+    """The drafting model, or None: not configured (the feature is absent), or not loadable (said in a note)."""
+    from assist.inference.llm import configured_llm_source
+
+    if config.llm is not None and config.llm.strip().lower() in ("", "none"):
+        return None
+    source = configured_llm_source(config.llm)
+    if source is None:
+        return None
+    from assist.inference.errors import ModelUnavailable
+    from assist.inference.llm import LocalLLM
+
+    state.set_progress(0.6, "loading the drafting model")
+    start = time.perf_counter()
+    try:
+        llm = LocalLLM(source, device=config.device, allow_download=config.llm_download)
+    except ModelUnavailable as exc:
+        notes.append(f"{exc} Replies are suggested without drafts.")
+        return None
+    timings["llm_s"] = round(time.perf_counter() - start, 3)
+    return llm
 
 
 def _load_macros(config: EngineConfig, notes: list[str]) -> object | None:

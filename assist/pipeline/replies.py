@@ -32,10 +32,15 @@ SHOWN = 3
 
 class ReplyService:
     def __init__(self, bank: Any = None, feedback: dict[str, dict[str, int]] | None = None) -> None:
-        macros = list(bank.macros) if bank is not None else []
-        self.matcher = MacroMatcher(macros) if macros else None
+        self.matcher: MacroMatcher | None = None
+        self.reload(bank)
         self.counts: dict[str, dict[str, int]] = feedback if feedback is not None else {}
         self.shown: dict[str, tuple[str, str]] = {}  # suggestion id -> (candidate key, intent)
+
+    def reload(self, bank: Any) -> None:
+        """Rank the bank's current macros (after an edit or an import); feedback counts are kept by macro id."""
+        macros = list(bank.macros) if bank is not None else []
+        self.matcher = MacroMatcher(macros) if macros else None
 
     def suggest(self, message_id: str, text: str, previous_customer_turns: list[str], intent: LabelEstimate,
                 emotion: EmotionEstimate, hits: list[Any], entities: list[dict[str, str]]) -> tuple[Suggestion, ...]:
