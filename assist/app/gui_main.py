@@ -53,15 +53,23 @@ def run_gui(args: argparse.Namespace) -> int:
 
     config = EngineConfig(model_dir=args.model_dir, device=args.device, backend=args.backend,
                           fusion=bool(getattr(args, "fusion", False)), voice=True,
-                          asr_source=getattr(args, "asr", None), macros=True)
+                          asr_source=getattr(args, "asr", None), macros=True,
+                          kb_path=Path(args.kb) if getattr(args, "kb", None) else None,
+                          llm=getattr(args, "llm", None), llm_download=bool(getattr(args, "llm_download", False)))
 
     def make_controller(engines: Any) -> Any:
         from assist.pipeline.replies import ReplyService, feedback_history
 
         history = feedback_history(getattr(journal, "path", None))  # what agents used before ranks replies
+        drafts = None
+        if getattr(engines, "llm", None) is not None:  # drafting is there only with a model
+            from assist.pipeline.drafts import DraftService
+
+            drafts = DraftService(engines.llm, on_update=worker.draft_update.emit)
         return SessionController(engines, journal=journal, redaction=not args.no_redaction,
                                  on_error=lambda m: bridge.error.emit(m),
-                                 replies=ReplyService(getattr(engines, "macros", None), history))
+                                 replies=ReplyService(getattr(engines, "macros", None), history), drafts=drafts,
+                                 procedures=procedure_tracker(lambda m: bridge.error.emit(m)))
 
     worker = PipelineWorker(load_engines=lambda state: load_engines(config, state), make_controller=make_controller)
     connect(window, worker)
@@ -83,6 +91,17 @@ def run_gui(args: argparse.Namespace) -> int:
         if journal is not None:
             journal.close()
     return exit_code["value"] or result
+
+
+def procedure_tracker(on_error: Any) -> Any:
+    """The next-best-action tracker over the bundled ABCD procedures; None (said once) when they cannot be read."""
+    from assist.replies.procedures import ProceduresError, ProcedureTracker, load_procedures
+
+    try:
+        return ProcedureTracker(load_procedures())
+    except ProceduresError as exc:
+        on_error(f"{exc} The next-step checklist is off.")
+        return None
 
 
 def connect(window: Any, worker: Any) -> None:
@@ -120,6 +139,9 @@ def connect(window: Any, worker: Any) -> None:
     capture.follow_requested.connect(worker.request_follow_file)
     worker.screenshot_added.connect(window.on_screenshot)
     worker.status.connect(window.on_status)
+    worker.draft_update.connect(window.on_draft)
+    worker.checklist_changed.connect(window.next_step.show_checklist)
+    window.tools.macros_changed.connect(worker.request_reload_macros)
 
 
 def _setup_demo(args: argparse.Namespace, window: Any, worker: Any, exit_code: dict[str, int]) -> None:

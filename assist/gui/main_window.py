@@ -15,6 +15,7 @@ from PySide6.QtWidgets import (
     QProgressBar,
     QPushButton,
     QSplitter,
+    QTabWidget,
     QVBoxLayout,
     QWidget,
 )
@@ -22,9 +23,11 @@ from PySide6.QtWidgets import (
 from assist.domain import ChatMessage, EventKind, Insight, Role, Session
 from assist.gui.call_panel import CallPanel
 from assist.gui.capture_actions import CaptureActions
+from assist.gui.checklist import NextActionPanel
 from assist.gui.conversation import ConversationView
 from assist.gui.emotion_chart import EmotionBars, EmotionTimeline
 from assist.gui.suggestions import SuggestionsPanel
+from assist.gui.window_tools import KnowledgeTools
 
 log = logging.getLogger(__name__)
 
@@ -114,15 +117,21 @@ class MainWindow(QMainWindow):
         self.suggestions = SuggestionsPanel()
         self.suggestions.inserted.connect(self.insert_reply)
         self.suggestions.action.connect(self.feedback_given)
+        self.next_step = NextActionPanel()
+        next_box = QGroupBox("Next step (from the team's procedures)")
+        QVBoxLayout(next_box).addWidget(self.next_step)
         suggestion_box = QGroupBox("Suggested replies (knowledge base and reply bank)")
         QVBoxLayout(suggestion_box).addWidget(self.suggestions)
         right = QWidget()
         right_layout = QVBoxLayout(right)
         right_layout.addWidget(emotion_box, 3)
-        right_layout.addWidget(suggestion_box, 2)
+        right_layout.addWidget(next_box, 0)
+        right_layout.addWidget(suggestion_box, 3)
 
+        self.left_tabs = QTabWidget()
+        self.left_tabs.addTab(left, "Conversation")
         splitter = QSplitter(Qt.Orientation.Horizontal)
-        splitter.addWidget(left)
+        splitter.addWidget(self.left_tabs)
         splitter.addWidget(right)
         splitter.setSizes([560, 720])
         central = QWidget()
@@ -143,6 +152,7 @@ class MainWindow(QMainWindow):
         toolbar.addAction(self.end_action)
         self.capture = CaptureActions(self, toolbar)
         self.capture.problem.connect(self.show_error)
+        self.tools = KnowledgeTools(self, toolbar, self.left_tabs, self.suggestions)
         self.setAcceptDrops(True)
         self.session_label = QLabel()
         toolbar.addSeparator()
@@ -275,6 +285,7 @@ class MainWindow(QMainWindow):
         self.bars.set_distribution(emotion.probabilities)
         self.timeline.add_point(emotion.probabilities)
         self.suggestions.set_suggestions(insight.suggestions)
+        self.tools.on_insight_shown(insight.message_id)
         self.notes.setText(" ".join(insight.notes))
         self.insight_shown.emit(insight)
 
@@ -282,6 +293,14 @@ class MainWindow(QMainWindow):
         """A screenshot was read: show its thumbnail and what was found on it."""
         self.conversation.add_screenshot(str(getattr(result, "path", "")), getattr(result, "entities", []),
                                          getattr(result, "note", ""))
+
+    def on_draft(self, update: object) -> None:
+        """The local language model's draft for a customer message, as it streams in."""
+        self.tools.on_draft(update)
+
+    def closeEvent(self, event) -> None:  # noqa: N802 - Qt's name
+        self.tools.shutdown()  # a running KB import is cancelled and waited for
+        super().closeEvent(event)
 
     def on_status(self, text: str) -> None:
         self.statusBar().showMessage(text, 15000)
@@ -323,6 +342,7 @@ class MainWindow(QMainWindow):
             self.show_error(f"The fast ONNX text model is not used ({info['note']}); running the slower PyTorch model.")
         for note in info.get("notes", []):
             self.show_error(note)
+        self.tools.on_ready(info)
         self.start_action.setEnabled(True)
 
     def on_load_failed(self, message: str) -> None:

@@ -1,11 +1,14 @@
-"""Suggested replies with Insert / Copy / Dismiss (each action is reported for the journal)."""
+"""Suggested replies with Insert / Copy / Dismiss (each action is reported for the journal), and, when a local
+language model is configured, its draft streaming in above them with the check's warning."""
 
 from __future__ import annotations
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import (
+    QFrame,
     QHBoxLayout,
+    QLabel,
     QListWidget,
     QListWidgetItem,
     QPushButton,
@@ -19,6 +22,7 @@ from assist.domain import Suggestion
 class SuggestionsPanel(QWidget):
     inserted = Signal(str)  # text to put in the input box
     action = Signal(str, str)  # suggestion id, "inserted" | "copied" | "dismissed"
+    source_requested = Signal(str)  # a KB article id: the agent wants to read where a reply comes from
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -26,6 +30,7 @@ class SuggestionsPanel(QWidget):
         self.list.setWordWrap(True)
         self.list.setAlternatingRowColors(True)
         self.list.setSpacing(2)
+        self.list.setMinimumHeight(self.list.fontMetrics().lineSpacing() * 7)  # the replies, not a sliver
         self.insert_button = QPushButton("&Insert")
         self.copy_button = QPushButton("&Copy")
         self.dismiss_button = QPushButton("&Dismiss")
@@ -37,12 +42,17 @@ class SuggestionsPanel(QWidget):
             buttons.addWidget(button)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self._build_draft())
         layout.addWidget(self.list)
         layout.addLayout(buttons)
         self.insert_button.clicked.connect(lambda: self.insert(self.list.currentRow()))
         self.copy_button.clicked.connect(self.copy_selected)
         self.dismiss_button.clicked.connect(self.dismiss_selected)
         self.list.itemDoubleClicked.connect(lambda item: self.insert(self.list.row(item)))
+        self.source_button = QPushButton("&Source")
+        self.source_button.setToolTip("Open the knowledge-base article behind the selected reply (Ctrl+Shift+O)")
+        self.source_button.clicked.connect(self.open_source)
+        buttons.addWidget(self.source_button)
         self._update_buttons()
         self.list.currentRowChanged.connect(lambda _: self._update_buttons())
 
@@ -85,7 +95,67 @@ class SuggestionsPanel(QWidget):
             self.action.emit(suggestion.id, "dismissed")
         self._update_buttons()
 
+    def open_source(self) -> None:
+        suggestion = self.suggestion_at(self.list.currentRow())
+        if suggestion is not None and suggestion.kb_entry_id and not suggestion.kb_entry_id.startswith("macro:"):
+            self.source_requested.emit(suggestion.kb_entry_id)
+
     def _update_buttons(self) -> None:
         has = self.list.currentRow() >= 0
         for button in (self.insert_button, self.copy_button, self.dismiss_button):
             button.setEnabled(has)
+        current = self.suggestion_at(self.list.currentRow())
+        self.source_button.setEnabled(current is not None and bool(current.kb_entry_id)
+                                      and not current.kb_entry_id.startswith("macro:"))
+
+    # ----- the language model's draft (absent without a model)
+    def _build_draft(self) -> QFrame:
+        self.draft_box = QFrame()
+        self.draft_box.setFrameShape(QFrame.Shape.StyledPanel)
+        self.draft_box.setStyleSheet("QFrame { background:#f4f8ff }")
+        self.draft_title = QLabel("Draft")
+        self.draft_title.setStyleSheet("font-weight:bold")
+        self.draft_text = QLabel()
+        self.draft_text.setWordWrap(True)
+        self.draft_text.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.draft_warning = QLabel()
+        self.draft_warning.setWordWrap(True)
+        self.draft_warning.setStyleSheet("color:#b35900")
+        self.draft_insert = QPushButton("Insert draft")
+        self.draft_insert.setToolTip("Put the draft in the message box to edit it before sending (Alt+4)")
+        self.draft_insert.clicked.connect(self.insert_draft)
+        layout = QVBoxLayout(self.draft_box)
+        layout.setContentsMargins(6, 4, 6, 4)
+        header = QHBoxLayout()
+        header.addWidget(self.draft_title, 1)
+        header.addWidget(self.draft_insert)
+        layout.addLayout(header)
+        layout.addWidget(self.draft_text)
+        layout.addWidget(self.draft_warning)
+        self.draft_box.hide()
+        self.draft_message_id = ""
+        return self.draft_box
+
+    def show_draft(self, update: object) -> None:
+        """Show a draft as it streams in (``assist.pipeline.drafts.DraftUpdate``); the latest message's only."""
+        self.draft_message_id = str(getattr(update, "message_id", ""))
+        text, done = str(getattr(update, "text", "")), bool(getattr(update, "done", False))
+        model = getattr(update, "model", "") or "local model"
+        state = "" if done else " — writing…"
+        self.draft_title.setText(f"Draft by {model}{state}")
+        self.draft_text.setText(text or ("(no draft)" if done else "…"))
+        lines = [str(getattr(update, "warning", "")), str(getattr(update, "note", ""))]
+        sources = getattr(update, "sources", ())
+        if done and sources:
+            lines.append("Cites: " + "; ".join(sources))
+        self.draft_warning.setText("\n".join(line for line in lines if line))
+        self.draft_insert.setEnabled(done and bool(text))
+        self.draft_box.show()
+
+    def clear_draft(self) -> None:
+        self.draft_message_id = ""
+        self.draft_box.hide()
+
+    def insert_draft(self) -> None:
+        if self.draft_box.isVisible() and self.draft_insert.isEnabled():
+            self.inserted.emit(self.draft_text.text())

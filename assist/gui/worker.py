@@ -54,6 +54,9 @@ class PipelineWorker(QObject, CaptureSlots):
     request_follow_file = Signal(str)  # "" = stop following
     screenshot_added = Signal(object)  # assist.pipeline.screens.ScreenshotResult
     status = Signal(str)  # a line for the status bar (import progress, feed address)
+    checklist_changed = Signal(object)  # assist.replies.procedures.Checklist or None, after every turn
+    draft_update = Signal(object)  # assist.pipeline.drafts.DraftUpdate, emitted from the drafting thread
+    request_reload_macros = Signal()
 
     def __init__(self, load_engines: Callable[[ProgressState], Any],
                  make_controller: Callable[[Any], Any]) -> None:
@@ -67,6 +70,7 @@ class PipelineWorker(QObject, CaptureSlots):
         self.request_submit.connect(self.submit)
         self.request_feedback.connect(self.feedback)
         self.request_end.connect(self.end_session)
+        self.request_reload_macros.connect(self.reload_macros)
         self._init_capture()
 
     @Slot()
@@ -78,7 +82,9 @@ class PipelineWorker(QObject, CaptureSlots):
             log.error("model loading failed: %s", exc)
             self.load_failed.emit(str(exc))
             return
-        self.ready.emit({"device": engines.device, "versions": engines.versions,
+        self.ready.emit({"device": engines.device, "versions": engines.versions, "kb": getattr(engines, "kb", None),
+                         "macros": getattr(engines, "macros", None),
+                         "llm": engines.llm.describe() if getattr(engines, "llm", None) is not None else "",
                          "load_seconds": engines.load_seconds,
                          "provider": getattr(engines, "provider", engines.device),
                          "note": getattr(engines.text, "fallback_reason", ""),
@@ -89,6 +95,8 @@ class PipelineWorker(QObject, CaptureSlots):
     def start_session(self, agent: str = "") -> None:
         if self._check_ready():
             self.session_started.emit(self.controller.start_session(agent))
+            if getattr(self.controller, "procedures", None) is not None:
+                self.checklist_changed.emit(None)
 
     @Slot(str, str)
     def submit(self, role: str, text: str) -> None:
@@ -101,9 +109,7 @@ class PipelineWorker(QObject, CaptureSlots):
                 log.error("analysis failed: %s", traceback.format_exc())
             self.error.emit(str(exc) or exc.__class__.__name__)
             return
-        self.message_recorded.emit(turn.message)
-        if turn.insight is not None:
-            self.insight_ready.emit(turn.insight)
+        self._emit_turn(turn)
 
     @Slot(str, str)
     def feedback(self, suggestion_id: str, action: str) -> None:
@@ -112,6 +118,13 @@ class PipelineWorker(QObject, CaptureSlots):
                 self.controller.feedback(suggestion_id, action)
             except Exception as exc:
                 self.error.emit(str(exc))
+
+    @Slot()
+    def reload_macros(self) -> None:
+        """The reply bank was edited in the Macros dialog: rank its current macros from the next message on."""
+        replies = getattr(self.controller, "replies", None)
+        if replies is not None and self.controller.engines.macros is not None:
+            replies.reload(self.controller.engines.macros)
 
     @Slot()
     def end_session(self) -> None:

@@ -78,9 +78,7 @@ class CaptureSlots:
         from assist.pipeline.live import LiveCallbacks
 
         def on_turn(turn: Any, timing: dict) -> None:
-            self.message_recorded.emit(turn.message)
-            if turn.insight is not None:
-                self.insight_ready.emit(turn.insight)
+            self._emit_turn(turn)
 
         return LiveCallbacks(on_partial=self.partial.emit, on_turn=on_turn, on_level=self._on_level,
                              on_error=self.error.emit)
@@ -170,6 +168,8 @@ class CaptureSlots:
         self.message_recorded.emit(turn.message)
         if turn.insight is not None:
             self.insight_ready.emit(turn.insight)
+        if getattr(self.controller, "procedures", None) is not None:
+            self.checklist_changed.emit(self.controller.checklist())
 
     @Slot(str)
     def import_file(self, path: str) -> None:
@@ -253,4 +253,7 @@ class CaptureSlots:
         """Before the thread stops: stop the call (keeping what was heard), the feeds, then the session."""
         self.stop_call()
         self.stop_feeds()
+        drafts = getattr(self.controller, "drafts", None)
+        if drafts is not None:
+            drafts.shutdown()
         self.end_session()
