@@ -323,9 +323,13 @@ def load_kb_queries(path: Path = KB_QUERIES) -> list[tuple[str, tuple[str, ...]]
 
 
 def evaluate_kb(embed: EmbedFn, kb_path: Path | None = None, queries_path: Path = KB_QUERIES) -> dict[str, Any]:
-    """hit@1, hit@3 and MRR over the bundled KB for bm25, dense, hybrid (RRF) and the app's retriever."""
-    from assist.replies.kb import load_kb
-    from assist.replies.retrieval import Retriever
+    """hit@1, hit@3 and MRR over the bundled KB for bm25, dense, hybrid (RRF) and the app's retriever (the SQLite
+    store's passage search, one hit per article, as the window runs it)."""
+    import tempfile
+
+    from assist.replies.kb import default_kb_path, load_kb
+    from assist.replies.kb_retriever import StoreRetriever
+    from assist.replies.kb_store import KnowledgeStore
 
     entries = load_kb(kb_path)
     queries = load_kb_queries(queries_path)
@@ -333,9 +337,11 @@ def evaluate_kb(embed: EmbedFn, kb_path: Path | None = None, queries_path: Path 
     bm25 = BM25([e.search_text for e in entries])
     lexical = np.stack([bm25.scores(q) for q, _ in queries])
     dense = embed([q for q, _ in queries]) @ embed([e.search_text for e in entries]).T
-    retriever = Retriever(entries, embed)
-    retriever.build()
-    app = np.stack([_retriever_scores(retriever, q, ids) for q, _ in queries])
+    with tempfile.TemporaryDirectory() as folder, KnowledgeStore(Path(folder) / "kb.sqlite3", embed, "eval") as store:
+        report = store.import_path(kb_path or default_kb_path())
+        if not report.ok:
+            raise ReplyEvalError(f"the knowledge base could not be imported: {'; '.join(report.problems)}")
+        app = np.stack([_retriever_scores(StoreRetriever(store), q, ids) for q, _ in queries])
     relevant = np.array([[i in labels for i in ids] for _, labels in queries])
     results = {}
     for name, s in {"bm25": lexical, "dense": dense, "hybrid": rrf_matrix(lexical, dense, k=RRF_K), "app_retriever": app}.items():
@@ -352,9 +358,9 @@ def evaluate_kb(embed: EmbedFn, kb_path: Path | None = None, queries_path: Path 
 
 
 def _retriever_scores(retriever: Any, query: str, ids: list[str]) -> np.ndarray:
-    """The shipped Retriever's blended score for every entry (the app's ranking)."""
+    """The app's ranking of the entries as scores (first = highest); entries it does not return rank last."""
     hits = retriever.search(query, k=len(ids))
-    by_id = {h.entry.id: h.score for h in hits}
+    by_id = {h.entry.id: float(len(hits) - rank) for rank, h in enumerate(hits)}
     return np.array([by_id.get(i, -np.inf) for i in ids])
 
 
