@@ -82,3 +82,13 @@ def test_an_empty_kb_gives_no_hits(tmp_path, text_model):
     with KnowledgeStore(tmp_path / "kb.sqlite3", embed=text_model.embed, model_id="t") as store:
         assert StoreRetriever(store).search("refund", k=3) == []
         assert StoreRetriever(store).describe() == "0 articles, 0 passages"
+
+
+def test_what_the_screenshot_says_went_wrong_joins_the_query(engines):
+    vague = "it still does not work, can you help?"
+    entities = [{"kind": "error_code", "value": "ERR_PAYMENT_DECLINED"}, {"kind": "status", "value": "Declined"},
+                {"kind": "order_id", "value": "3348917502"}]
+    query, extended = conversation_query(vague, [], entities)
+    assert extended and query == f"{vague} ERR PAYMENT DECLINED"  # ids say nothing about the problem; no repeats
+    assert engines.retriever.search(vague, k=1)[0].entry.id != "abcd/troubleshoot-site/invalid-credit-card"
+    assert engines.retriever.search(query, k=1)[0].entry.id == "abcd/troubleshoot-site/invalid-credit-card"

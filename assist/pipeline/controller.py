@@ -190,7 +190,8 @@ class SessionController:
         if message.text:
             earlier = [t.message.text for t in reversed(self.history)
                        if t.message.role is Role.CUSTOMER and t.message.text][:3]
-            query, extended = conversation_query(message.text, earlier)  # a short reply is read with the turn before
+            # a short reply is read with the turn before; the last screenshot's status words and error codes join it
+            query, extended = conversation_query(message.text, earlier, self.screen_entities)
             hits = self.engines.retriever.search(query, None if extended else embedding, k=3)  # type: ignore[attr-defined]
             self._hits = hits
             if self.replies is not None:  # KB replies and macros ranked together, with the agent's feedback

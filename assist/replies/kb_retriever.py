@@ -4,7 +4,8 @@
 ``Hit``s), so the controller, the reply service and the ranker take either. Each hit is one article (its best
 passage); its reply is the article's own "Suggested reply" section where it has one (ABCD procedures, Assist's
 general entries), otherwise the opening sentences of the matched passage, and the citation names the section.
-The query is conversation-aware: a short customer turn ("yes, still nothing") is read with the previous one.
+The query is conversation-aware: a short customer turn ("yes, still nothing") is read with the previous one, and
+the last screenshot's status words and error codes join it.
 """
 
 from __future__ import annotations
@@ -20,21 +21,28 @@ from assist.replies.retrieval import DENSE_WEIGHT, Hit
 
 REPLY_SECTION = "Suggested reply"
 SHORT_TURN_WORDS = 6  # a customer turn shorter than this is searched together with the previous one
+SCREEN_TERMS = ("status", "error_code", "product")  # screenshot entities that say what the problem is about
 REPLY_MAX_CHARS = 320
 _SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(])")
 _MARKUP = re.compile(r"^\s*(?:[-*+]\s+|\d+[.)]\s+|#+\s*|>\s*)")
 
 
-def conversation_query(message: str, previous_customer_turns: Sequence[str] = ()) -> tuple[str, bool]:
-    """What to search the KB for, and whether it is more than the message (then the message's own
-    embedding no longer stands for it). The latest turn comes first; FTS and the encoder see both."""
-    words = len(message.split())
-    if words >= SHORT_TURN_WORDS or not previous_customer_turns:
-        return message, False
-    previous = previous_customer_turns[0].strip()
-    if not previous:
-        return message, False
-    return f"{message} {previous}", True
+def conversation_query(message: str, previous_customer_turns: Sequence[str] = (),
+                       entities: Sequence[dict[str, str]] = ()) -> tuple[str, bool]:
+    """What to search the KB for, and whether it is more than the message (then the message's own embedding no
+    longer stands for it). The latest turn comes first; a short one is read with the turn before, and what the
+    last screenshot says went wrong (status words, error codes, the product) is added. The intent label is not:
+    on the labelled KB queries it lowered hit@3 (0.879 -> 0.862), the ranker weighs intent instead."""
+    parts = [message]
+    if len(message.split()) < SHORT_TURN_WORDS and previous_customer_turns and previous_customer_turns[0].strip():
+        parts.append(previous_customer_turns[0].strip())
+    seen = message.lower()
+    for entity in entities:
+        value = str(entity.get("value", "")).strip()
+        if entity.get("kind") in SCREEN_TERMS and value and value.lower() not in seen:
+            parts.append(value.replace("_", " "))
+            seen += " " + value.lower()
+    return " ".join(parts), len(parts) > 1
 
 
 def passage_reply(passage: str, max_chars: int = REPLY_MAX_CHARS) -> str:
