@@ -92,3 +92,22 @@ def test_what_the_screenshot_says_went_wrong_joins_the_query(engines):
     assert extended and query == f"{vague} ERR PAYMENT DECLINED"  # ids say nothing about the problem; no repeats
     assert engines.retriever.search(vague, k=1)[0].entry.id != "abcd/troubleshoot-site/invalid-credit-card"
     assert engines.retriever.search(query, k=1)[0].entry.id == "abcd/troubleshoot-site/invalid-credit-card"
+
+
+def test_a_corrupt_or_empty_user_kb_is_said_and_the_app_still_suggests(tmp_path):
+    from assist.pipeline.controller import SessionController
+    from assist.pipeline.engines import EngineConfig, load_engines
+
+    corrupt = tmp_path / "kb.sqlite3"
+    corrupt.write_bytes(b"this is not a database" * 100)
+    before = corrupt.read_bytes()
+    engines = load_engines(EngineConfig(kb_path=corrupt))
+    assert any("not a knowledge base" in n and "left as it is" in n for n in engines.notes)
+    assert corrupt.read_bytes() == before  # never "repaired" over the user's file
+    controller = SessionController(engines)
+    controller.start_session()
+    assert controller.submit("customer", "I forgot my password").insight.suggestions
+    with KnowledgeStore(tmp_path / "empty.sqlite3"):
+        pass
+    empty = load_engines(EngineConfig(kb_path=tmp_path / "empty.sqlite3"))
+    assert any("is empty" in n and "Import" in n for n in empty.notes)

@@ -124,7 +124,8 @@ def load_engines(config: EngineConfig | None = None, state: ProgressState | None
     llm = _load_llm(config, notes, timings, state)
     state.set_progress(0.7, "opening knowledge base")
     start = time.perf_counter()
-    store = open_knowledge_base(config, model, ProgressState(lambda f, m: state.set_progress(0.7 + 0.3 * f, m)))
+    store = open_knowledge_base(config, model, ProgressState(lambda f, m: state.set_progress(0.7 + 0.3 * f, m)),
+                                notes)
     timings["knowledge_base_s"] = round(time.perf_counter() - start, 3)
     state.set_progress(1.0, "ready")
     from assist.replies.kb_retriever import StoreRetriever
@@ -141,13 +142,32 @@ def embedding_model_id(model: object) -> str:
     return f"{version}/{digest}" if digest else str(version)
 
 
-def open_knowledge_base(config: EngineConfig, model: TextAnalyzer, state: ProgressState) -> object:
-    """The knowledge base the app searches (seeded from the bundled KB on first use), embedded by ``model``."""
-    from assist.replies.kb import default_kb_path
+def open_knowledge_base(config: EngineConfig, model: TextAnalyzer, state: ProgressState,
+                        notes: list[str] | None = None) -> object:
+    """The knowledge base the app searches (seeded from the bundled KB on first use), embedded by ``model``.
+
+    A knowledge-base file that cannot be opened (corrupt, another program's, unreadable) is left exactly as it
+    is and named in a note; the app then suggests from a fresh copy of the bundled KB in a temporary folder.
+    """
+    import tempfile
+
+    from assist.replies.kb import KnowledgeBaseError, default_kb_path
     from assist.replies.kb_seed import open_user_kb
 
-    return open_user_kb(model.embed, embedding_model_id(model), config.kb_path, config.kb_seed or default_kb_path(),
-                        state)
+    notes = notes if notes is not None else []
+    seed = config.kb_seed or default_kb_path()
+    model_id = embedding_model_id(model)
+    try:
+        store = open_user_kb(model.embed, model_id, config.kb_path, seed, state)
+    except KnowledgeBaseError as exc:
+        notes.append(f"{exc} The file was left as it is; until it is fixed or removed, replies come from the "
+                     "bundled knowledge base and imports are not kept.")
+        return open_user_kb(model.embed, model_id, Path(tempfile.mkdtemp(prefix="assist-kb-")) / "kb.sqlite3", seed,
+                            state)
+    if not store.stats()["articles"]:
+        notes.append(f"The knowledge base {store.path} is empty: replies come from the reply bank only. Import "
+                     "articles in the Knowledge base tab or with 'assist kb import PATH'.")
+    return store
 
 
 def _load_llm(config: EngineConfig, notes: list[str], timings: dict[str, float], state: ProgressState) -> object | None:
