@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import threading
 from dataclasses import replace
-from pathlib import Path
 
 import pytest
 
@@ -17,15 +16,10 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def tiny_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return build_tiny_model(tmp_path_factory.mktemp("llm") / "tiny-gpt2")
-
-
-@pytest.fixture(scope="module")
-def llm(tiny_dir: Path):
+def llm(tmp_path_factory: pytest.TempPathFactory):
     from assist.inference.llm import LocalLLM
 
-    return LocalLLM(tiny_dir, device="cpu")
+    return LocalLLM(build_tiny_model(tmp_path_factory.mktemp("llm") / "tiny-gpt2"), device="cpu")
 
 
 class Collector:
@@ -95,14 +89,14 @@ def test_passages_come_from_the_kb_hits(engines):
     assert [p.id for p in passages] == [h.entry.id for h in hits] and all(p.text for p in passages)
 
 
-def test_engines_load_a_configured_model_and_none_without_one(tiny_dir, tmp_path):
+def test_engines_load_a_configured_model_and_none_without_one(llm, tmp_path):
     from assist.pipeline.engines import EngineConfig, _load_llm
 
     notes: list[str] = []
     timings: dict[str, float] = {}
     from assist.domain import ProgressState
 
-    loaded = _load_llm(EngineConfig(llm=str(tiny_dir), device="cpu"), notes, timings, ProgressState())
+    loaded = _load_llm(EngineConfig(llm=str(llm.folder), device="cpu"), notes, timings, ProgressState())
     assert loaded is not None and loaded.name == "tiny-gpt2" and "llm_s" in timings and not notes
     assert _load_llm(EngineConfig(llm="none"), notes, timings, ProgressState()) is None and not notes
     assert _load_llm(EngineConfig(llm=None), notes, timings, ProgressState()) is None  # models/llm ships empty
