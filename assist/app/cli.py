@@ -246,6 +246,7 @@ def build_parser() -> argparse.ArgumentParser:
     from assist.app.cli_calls import call_options, demo_call_options
     from assist.app.cli_kb import add_kb_commands
     from assist.app.cli_macros import add_macro_commands
+    from assist.app.cli_privacy import add_privacy_commands
     from assist.app.cli_replies import add_reply_commands
 
     parser = argparse.ArgumentParser(prog="assist", description="Offline multimodal agent assist.")
@@ -345,6 +346,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_kb_commands(sub)
     add_macro_commands(sub)
+    add_privacy_commands(sub)
     return parser
 
 

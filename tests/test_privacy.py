@@ -1,0 +1,121 @@
+"""Privacy controls: the PII audit of a journal, and the retention policy (rows, files, VACUUM)."""
+
+from __future__ import annotations
+
+import json
+import random
+import sqlite3
+import time
+from pathlib import Path
+
+import pytest
+
+from assist.app.cli import main as run_cli
+from assist.domain import ChatMessage, Role, Session
+from assist.storage import Journal
+from assist.storage.privacy import apply_retention, scan, session_folder
+
+FIRST = ["Dana", "Ali", "Mei", "Jonas", "Priya", "Luca", "Sara", "Tom"]
+DOMAINS = ["example.com", "mail.co.uk", "firma.de", "uni.edu"]
+CARDS = ["4111 1111 1111 1111", "5500-0000-0000-0004", "340000000000009", "6011000000000004"]
+IBANS = ["DE89 3704 0044 0532 0130 00", "GB82WEST12345698765432", "FR14 2004 1010 0505 0001 3M02 606"]
+PHONES = ["(555) 201-7733", "+44 20 7946 0958", "+49 30 901820", "555-867-5309"]
+
+
+def pii_message(rng: random.Random) -> str:
+    name = rng.choice(FIRST)
+    return rng.choice([
+        f"Hi, it's {name}, email {name.lower()}.{rng.randint(1, 999)}@{rng.choice(DOMAINS)}, call me on "
+        f"{rng.choice(PHONES)}",
+        f"Charge it to {rng.choice(CARDS)} please, or wire it from {rng.choice(IBANS)}",
+        f"My number is {rng.choice(PHONES)} and my card {rng.choice(CARDS)} was charged twice",
+        f"Refund to IBAN {rng.choice(IBANS)}; receipts to {name}@{rng.choice(DOMAINS)}",
+    ])
+
+
+def seed(path: Path, sessions: int, started_at: float | None = None, redaction: bool = True,
+         rng: random.Random | None = None) -> list[str]:
+    rng = rng or random.Random(7)
+    journal = Journal(path, redaction=redaction)
+    ids = []
+    for _ in range(sessions):
+        session = Session(agent="agent-1", **({"started_at": started_at} if started_at else {}))
+        journal.start_session(session)
+        for role in (Role.CUSTOMER, Role.AGENT, Role.CUSTOMER):
+            journal.record_message(ChatMessage(session_id=session.id, role=role, text=pii_message(rng)))
+        ids.append(session.id)
+    assert journal.flush(60)
+    journal.close()
+    return ids
+
+
+def test_a_thousand_sessions_full_of_pii_leave_nothing_to_find(tmp_path, capsys):
+    path = tmp_path / "journal.sqlite3"
+    seed(path, 1000)
+    report = scan(path)
+    assert report.rows >= 3000 and report.total == 0 and not report.sessions_with_leaks
+    assert run_cli(["privacy", "scan", "--db", str(path), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["leaks"] == 0
+
+
+def test_a_leak_is_found_counted_by_place_and_its_value_never_shown(tmp_path, capsys):
+    path = tmp_path / "journal.sqlite3"
+    [session_id] = seed(path, 1)
+    conn = sqlite3.connect(path)  # as an old version that forgot to redact might have written it
+    conn.execute("UPDATE events SET text = 'mail me at leaked.person@example.com' WHERE rowid = "
+                 "(SELECT min(rowid) FROM events)")
+    conn.execute("UPDATE events SET meta = '{\"ocr\": \"IBAN GB82WEST12345698765432\"}' WHERE rowid = "
+                 "(SELECT max(rowid) FROM events)")
+    conn.commit()
+    conn.close()
+    report = scan(path)
+    assert report.total == 2 and report.sessions_with_leaks == {session_id}
+    assert report.leaks == {"events.text:email": 1, "events.meta:iban": 1}
+    assert run_cli(["privacy", "scan", "--db", str(path)]) == 1
+    out = capsys.readouterr().out
+    assert "2 PII matches left in 1 sessions" in out and "events.meta:iban: 1" in out
+    assert "leaked.person" not in out and "GB82" not in out
+
+
+def test_sessions_recorded_without_redaction_are_counted_apart(tmp_path):
+    path = tmp_path / "journal.sqlite3"
+    seed(path, 2, redaction=False)
+    report = scan(path)
+    assert report.total == 0 and report.unredacted_sessions == 2 and report.in_unredacted >= 6
+
+
+def test_a_missing_or_corrupt_journal_is_a_clear_error(tmp_path, capsys):
+    assert run_cli(["privacy", "scan", "--db", str(tmp_path / "none.sqlite3")]) == 2
+    bad = tmp_path / "bad.sqlite3"
+    bad.write_bytes(b"garbage" * 1000)
+    assert run_cli(["privacy", "scan", "--db", str(bad)]) == 2
+    assert "assist: error:" in capsys.readouterr().err
+
+
+def test_retention_deletes_old_sessions_with_their_rows_and_files_then_vacuums(tmp_path, capsys):
+    path = tmp_path / "journal.sqlite3"
+    now = time.time()
+    old = seed(path, 40, started_at=now - 40 * 86400)
+    recent = seed(path, 5, started_at=now - 2 * 86400, rng=random.Random(8))
+    for session_id in (old[0], recent[0]):
+        folder = session_folder(path, session_id)
+        folder.mkdir(parents=True)
+        (folder / "shot-1.png").write_bytes(b"\x89PNG" + bytes(1000))
+    size_before = path.stat().st_size
+    report = apply_retention(path, days=30, now=now)
+    assert report.sessions_deleted == 40 and report.folders_deleted == 1
+    assert report.rows_deleted == 40 * 4  # the session row and its 3 messages
+    assert not session_folder(path, old[0]).exists() and session_folder(path, recent[0]).is_dir()
+    assert path.stat().st_size < size_before  # VACUUM: the deleted text is gone from the file
+    conn = sqlite3.connect(path)
+    assert {r[0] for r in conn.execute("SELECT id FROM sessions")} == set(recent)
+    assert conn.execute("SELECT count(*) FROM events_fts").fetchone()[0] == 15  # the index forgot them too
+    conn.close()
+    assert run_cli(["privacy", "retention", "--days", "1", "--db", str(path)]) == 0
+    assert "5 sessions older than 1 days deleted" in capsys.readouterr().out
+
+
+def test_retention_bad_input(tmp_path):
+    assert apply_retention(tmp_path / "none.sqlite3", days=30).sessions_deleted == 0
+    with pytest.raises(ValueError, match="more than 0 days"):
+        apply_retention(tmp_path / "none.sqlite3", days=0)
