@@ -128,6 +128,7 @@ def apply_retention(path: str | Path, days: float, now: float | None = None) -> 
             marks = ",".join("?" * len(part))
             for table in ("feedback", "suggestions", "insights", "events"):
                 report.rows_deleted += conn.execute(f"DELETE FROM {table} WHERE session_id IN ({marks})", part).rowcount
+            conn.execute(f"DELETE FROM session_stats WHERE session_id IN ({marks})", part)  # derived figures
             report.rows_deleted += conn.execute(f"DELETE FROM sessions WHERE id IN ({marks})", part).rowcount
         conn.execute("COMMIT")
         report.sessions_deleted = len(old)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import re
 import sqlite3
 import threading
 from pathlib import Path
@@ -12,14 +11,9 @@ from typing import Any
 
 from assist.storage.connection import DEFAULT_BUSY_TIMEOUT_MS, open_reader
 from assist.storage.errors import classify
+from assist.storage.review import SearchHit, SessionFilter, SessionSummary, count_sessions, list_sessions, search_text
+from assist.storage.review import match_expression as fts_query
 from assist.storage.schema import JSON_COLUMNS
-
-_WORD_RE = re.compile(r"\w+")
-
-
-def fts_query(text: str) -> str:
-    """Turn free text into a safe FTS5 query: every word quoted, all words required."""
-    return " ".join('"' + word.replace('"', '""') + '"' for word in _WORD_RE.findall(text))
 
 
 class JournalReader:
@@ -80,6 +74,21 @@ class JournalReader:
             "WHERE events_fts MATCH ? ORDER BY events_fts.rank LIMIT ?"
         )
         return self._decode("events", self._query(sql, (query, limit)))
+
+    def session_summaries(self, flt: SessionFilter | None = None, sort: str = "started", descending: bool = True,
+                          limit: int = 500, offset: int = 0) -> list[SessionSummary]:
+        """A page of sessions with their figures (see ``review.list_sessions``)."""
+        with self._lock:
+            return list_sessions(self._conn, flt, sort, descending, limit, offset)
+
+    def count_sessions(self, flt: SessionFilter | None = None) -> int:
+        with self._lock:
+            return count_sessions(self._conn, flt)
+
+    def search_hits(self, text: str, limit: int = 200, session_id: str | None = None) -> list[SearchHit]:
+        """Full-text hits with the matched words marked (see ``review.search_text``)."""
+        with self._lock:
+            return search_text(self._conn, text, limit, session_id)
 
     def close(self) -> None:
         with self._lock:

@@ -139,6 +139,55 @@ def _live_capture(db: Database) -> None:
     db.table("sessions").add_column("capture", str, not_null_default="{}")
 
 
+NEGATIVE = "+".join(f"coalesce(json_extract(new.emotion_probs, '$.{e}'), 0)" for e in ("anger", "disgust", "fear",
+                                                                                    "sadness"))
+
+
+@migrations(name="0005_session_stats")
+def _session_stats(db: Database) -> None:
+    """Per-session figures for the supervisor's list (turns, peak negative emotion, escalations, suggestions shown
+    and used), kept by triggers as rows arrive, so listing 10,000 sessions never re-reads a million events."""
+    for sql in (
+        "CREATE TABLE session_stats (session_id TEXT PRIMARY KEY REFERENCES sessions(id) ON DELETE CASCADE, "
+        "messages INTEGER NOT NULL DEFAULT 0, customer_turns INTEGER NOT NULL DEFAULT 0, "
+        "peak_negative REAL NOT NULL DEFAULT 0, peak_emotion TEXT NOT NULL DEFAULT '', "
+        "escalations INTEGER NOT NULL DEFAULT 0, suggestions INTEGER NOT NULL DEFAULT 0, "
+        "used INTEGER NOT NULL DEFAULT 0, last_at REAL)",
+        "CREATE TRIGGER session_stats_event AFTER INSERT ON events BEGIN "
+        "INSERT INTO session_stats (session_id, messages, last_at) VALUES (new.session_id, 1, new.created_at) "
+        "ON CONFLICT(session_id) DO UPDATE SET messages = messages + 1, "
+        "last_at = max(coalesce(last_at, 0), excluded.last_at); END",
+        "CREATE TRIGGER session_stats_insight AFTER INSERT ON insights BEGIN "
+        "INSERT INTO session_stats (session_id, customer_turns, peak_negative, peak_emotion, escalations) "
+        f"VALUES (new.session_id, 1, {NEGATIVE}, coalesce(new.emotion, ''), new.escalation_level = 'high') "
+        "ON CONFLICT(session_id) DO UPDATE SET customer_turns = customer_turns + 1, "
+        "peak_emotion = CASE WHEN excluded.peak_negative > peak_negative THEN excluded.peak_emotion "
+        "ELSE peak_emotion END, peak_negative = max(peak_negative, excluded.peak_negative), "
+        "escalations = escalations + excluded.escalations; END",
+        "CREATE TRIGGER session_stats_suggestion AFTER INSERT ON suggestions BEGIN "
+        "INSERT INTO session_stats (session_id, suggestions) VALUES (new.session_id, 1) "
+        "ON CONFLICT(session_id) DO UPDATE SET suggestions = suggestions + 1; END",
+        "CREATE TRIGGER session_stats_feedback AFTER INSERT ON feedback WHEN new.action IN ('inserted', 'copied') "
+        "BEGIN INSERT INTO session_stats (session_id, used) VALUES (new.session_id, 1) "
+        "ON CONFLICT(session_id) DO UPDATE SET used = used + 1; END",
+        # the figures for what is already recorded
+        "INSERT INTO session_stats (session_id) SELECT id FROM sessions",
+        "UPDATE session_stats SET messages = (SELECT count(*) FROM events e WHERE e.session_id = "
+        "session_stats.session_id), last_at = (SELECT max(created_at) FROM events e WHERE e.session_id = "
+        "session_stats.session_id)",
+        f"UPDATE session_stats SET customer_turns = (SELECT count(*) FROM insights i WHERE i.session_id = "
+        f"session_stats.session_id), escalations = (SELECT count(*) FROM insights i WHERE i.session_id = "
+        f"session_stats.session_id AND i.escalation_level = 'high'), peak_negative = coalesce((SELECT max("
+        f"{NEGATIVE.replace('new.', 'i.')}) FROM insights i WHERE i.session_id = session_stats.session_id), 0), "
+        f"peak_emotion = coalesce((SELECT i.emotion FROM insights i WHERE i.session_id = session_stats.session_id "
+        f"ORDER BY {NEGATIVE.replace('new.', 'i.')} DESC LIMIT 1), '')",
+        "UPDATE session_stats SET suggestions = (SELECT count(*) FROM suggestions s WHERE s.session_id = "
+        "session_stats.session_id), used = (SELECT count(*) FROM feedback f WHERE f.session_id = "
+        "session_stats.session_id AND f.action IN ('inserted', 'copied'))",
+    ):
+        db.execute(sql)
+
+
 def apply_migrations(db: Database) -> list[str]:
     """Apply pending migrations; return the names that were applied now."""
     pending = [migration.name for migration in migrations.pending(db)]

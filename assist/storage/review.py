@@ -1,0 +1,153 @@
+"""What a supervisor looks for in a journal: sessions with their figures (filtered, sorted, paged), and full-text
+search over transcripts, chat and OCR text with the hits marked.
+
+The figures come from ``session_stats`` (kept by triggers, migration 0005), so a list of 10,000 sessions is one
+indexed join, not a pass over a million events. Read-only: these take a reader connection.
+"""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+from dataclasses import dataclass
+
+HIT_OPEN, HIT_CLOSE = "\u27e6", "\u27e7"  # ⟦hit⟧: marks no message text is likely to contain
+_WORD = re.compile(r"\w+")
+SORT_COLUMNS = {
+    "started": "s.started_at",
+    "duration": "duration_s",
+    "agent": "s.agent COLLATE NOCASE",
+    "messages": "messages",
+    "peak_negative": "peak_negative",
+    "escalations": "escalations",
+    "suggestions": "suggestions",
+    "acceptance": "acceptance",
+}
+
+
+@dataclass(frozen=True)
+class SessionFilter:
+    """Which sessions to list; every field narrows (defaults: all)."""
+
+    agent: str = ""  # substring, case-insensitive
+    since: float | None = None  # started at or after (epoch seconds)
+    until: float | None = None  # started before
+    source: str = ""  # chat, call, ...
+    min_peak_negative: float = 0.0  # peak anger + disgust + fear + sadness of any customer turn
+    escalated_only: bool = False
+    min_duration_s: float = 0.0
+    max_acceptance: float | None = None  # suggestions used / shown (sessions with suggestions only)
+
+
+@dataclass(frozen=True)
+class SessionSummary:
+    id: str
+    started_at: float
+    ended_at: float | None
+    duration_s: float
+    agent: str
+    source: str
+    messages: int
+    customer_turns: int
+    peak_negative: float
+    peak_emotion: str
+    escalations: int
+    suggestions: int
+    used: int
+
+    @property
+    def acceptance(self) -> float | None:
+        return self.used / self.suggestions if self.suggestions else None
+
+
+@dataclass(frozen=True)
+class SearchHit:
+    session_id: str
+    event_id: str
+    kind: str
+    role: str
+    created_at: float
+    snippet: str  # the matched words between HIT_OPEN and HIT_CLOSE
+    agent: str
+    started_at: float
+
+
+_SELECT = (
+    "SELECT s.id, s.started_at, s.ended_at, "
+    "max(0, coalesce(s.ended_at, st.last_at, s.started_at) - s.started_at) AS duration_s, s.agent, s.source, "
+    "coalesce(st.messages, 0) AS messages, coalesce(st.customer_turns, 0), "
+    "coalesce(st.peak_negative, 0) AS peak_negative, coalesce(st.peak_emotion, ''), "
+    "coalesce(st.escalations, 0) AS escalations, coalesce(st.suggestions, 0) AS suggestions, coalesce(st.used, 0), "
+    "CASE WHEN coalesce(st.suggestions, 0) > 0 THEN 1.0 * st.used / st.suggestions END AS acceptance "
+    "FROM sessions s LEFT JOIN session_stats st ON st.session_id = s.id"
+)
+
+
+def _where(flt: SessionFilter) -> tuple[str, list[object]]:
+    clauses: list[str] = []
+    params: list[object] = []
+    if flt.agent:
+        clauses.append("s.agent LIKE ? ESCAPE '\\'")
+        params.append("%" + flt.agent.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%")
+    if flt.since is not None:
+        clauses.append("s.started_at >= ?")
+        params.append(flt.since)
+    if flt.until is not None:
+        clauses.append("s.started_at < ?")
+        params.append(flt.until)
+    if flt.source:
+        clauses.append("s.source = ?")
+        params.append(flt.source)
+    if flt.min_peak_negative > 0:
+        clauses.append("coalesce(st.peak_negative, 0) >= ?")
+        params.append(flt.min_peak_negative)
+    if flt.escalated_only:
+        clauses.append("coalesce(st.escalations, 0) > 0")
+    if flt.min_duration_s > 0:
+        clauses.append("max(0, coalesce(s.ended_at, st.last_at, s.started_at) - s.started_at) >= ?")
+        params.append(flt.min_duration_s)
+    if flt.max_acceptance is not None:
+        clauses.append("coalesce(st.suggestions, 0) > 0 AND 1.0 * st.used / st.suggestions <= ?")
+        params.append(flt.max_acceptance)
+    return (" WHERE " + " AND ".join(clauses) if clauses else ""), params
+
+
+def list_sessions(conn: sqlite3.Connection, flt: SessionFilter | None = None, sort: str = "started",
+                  descending: bool = True, limit: int = 500, offset: int = 0) -> list[SessionSummary]:
+    """One page of sessions with their figures, sorted by ``sort`` (a key of SORT_COLUMNS)."""
+    if sort not in SORT_COLUMNS:
+        raise ValueError(f"cannot sort by {sort!r} (one of: {', '.join(SORT_COLUMNS)})")
+    where, params = _where(flt or SessionFilter())
+    order = f"{SORT_COLUMNS[sort]} {'DESC' if descending else 'ASC'} NULLS LAST, s.started_at DESC, s.id"
+    rows = conn.execute(f"{_SELECT}{where} ORDER BY {order} LIMIT ? OFFSET ?", [*params, limit, offset])
+    return [SessionSummary(*tuple(row)[:13]) for row in rows]
+
+
+def count_sessions(conn: sqlite3.Connection, flt: SessionFilter | None = None) -> int:
+    where, params = _where(flt or SessionFilter())
+    sql = f"SELECT count(*) FROM sessions s LEFT JOIN session_stats st ON st.session_id = s.id{where}"
+    return int(conn.execute(sql, params).fetchone()[0])
+
+
+def match_expression(text: str) -> str:
+    """Free text as an FTS5 query that cannot be a syntax error: every word quoted, all of them required."""
+    return " ".join('"' + word.replace('"', '""') + '"' for word in _WORD.findall(text))
+
+
+def search_text(conn: sqlite3.Connection, text: str, limit: int = 200, session_id: str | None = None
+                ) -> list[SearchHit]:
+    """Messages, transcripts and OCR text containing every word of ``text``, best matches first, hits marked."""
+    match = match_expression(text)
+    if not match:
+        return []
+    extra, params = ("AND e.session_id = ? ", [session_id]) if session_id else ("", [])
+    rows = conn.execute(
+        f"SELECT e.session_id, e.id, e.kind, coalesce(e.role, ''), e.created_at, "
+        f"snippet(events_fts, 0, '{HIT_OPEN}', '{HIT_CLOSE}', '…', 16), s.agent, s.started_at "
+        "FROM events_fts JOIN events e ON e.rowid = events_fts.rowid JOIN sessions s ON s.id = e.session_id "
+        f"WHERE events_fts MATCH ? {extra}ORDER BY bm25(events_fts) LIMIT ?", [match, *params, limit])
+    return [SearchHit(*tuple(row)) for row in rows]
+
+
+__all__ = ["HIT_CLOSE", "HIT_OPEN", "SORT_COLUMNS", "SearchHit", "SessionFilter", "SessionSummary", "count_sessions",
+           "list_sessions", "match_expression", "search_text"]
