@@ -104,3 +104,24 @@ def test_an_older_journal_gets_its_figures_rebuilt_when_opened(journal_path, tmp
     journal.close()
     with JournalReader(old) as reader:
         assert reader.session_summaries() == expected
+
+
+def test_the_datasette_metadata_names_real_tables_and_its_canned_queries_run(journal_path):
+    import json
+    from pathlib import Path
+
+    path, ids = journal_path
+    metadata = json.loads((Path(__file__).resolve().parents[1] / "resources" / "datasette" / "metadata.json")
+                          .read_text(encoding="utf-8"))
+    database = metadata["databases"]["journal"]
+    conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+    tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    assert set(database["tables"]) <= tables
+    params = {"words": '"money"', "minutes": 0}
+    results = {name: conn.execute(q["sql"], params).fetchall() for name, q in database["queries"].items()}
+    assert results["escalations_this_week"] and results["angriest_sessions"][0][0] == ids["dana"][0]
+    assert results["search_transcripts"][0][0] == ids["dana"][0]
+    assert {row[0] for row in results["suggestion_use_by_agent"]} == {"dana", "ali"}
+    fks = {(r[2], r[3]) for r in conn.execute("SELECT * FROM pragma_foreign_key_list('insights')")}
+    assert ("events", "message_id") in fks  # Datasette links rows through the declared foreign keys
+    conn.close()
