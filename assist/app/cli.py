@@ -248,6 +248,7 @@ def build_parser() -> argparse.ArgumentParser:
     from assist.app.cli_macros import add_macro_commands
     from assist.app.cli_privacy import add_privacy_commands
     from assist.app.cli_replies import add_reply_commands
+    from assist.app.cli_review import add_review_commands
 
     parser = argparse.ArgumentParser(prog="assist", description="Offline multimodal agent assist.")
     parser.add_argument("-v", "--verbose", action="store_true")
@@ -347,6 +348,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_kb_commands(sub)
     add_macro_commands(sub)
     add_privacy_commands(sub)
+    add_review_commands(sub)
     return parser
 
 

@@ -51,6 +51,8 @@ def run_gui(args: argparse.Namespace) -> int:
     else:
         window.set_journal_status(str(getattr(journal, "path", args.db)))
 
+    if journal is not None:  # the supervisor's view of this PC's journal, read-only, opened when first shown
+        _add_review_tab(window, Path(journal.path))
     config = EngineConfig(model_dir=args.model_dir, device=args.device, backend=args.backend,
                           fusion=bool(getattr(args, "fusion", False)), voice=True,
                           asr_source=getattr(args, "asr", None), macros=True,
@@ -91,6 +93,28 @@ def run_gui(args: argparse.Namespace) -> int:
         if journal is not None:
             journal.close()
     return exit_code["value"] or result
+
+
+def _add_review_tab(window: Any, journal: Path) -> None:
+    """A Review tab over this PC's journal; it reads the journal when first opened and on Refresh."""
+    from PySide6.QtWidgets import QLabel
+
+    placeholder = QLabel("Opening the journal…")
+    index = window.main_tabs.addTab(placeholder, "Review")
+    window.main_tabs.setTabToolTip(index, "Find, replay and search past sessions (read-only)")
+
+    def opened(current: int) -> None:
+        if current != index or window.main_tabs.widget(index) is not placeholder:
+            return
+        from assist.gui.review_panel import ReviewPanel
+
+        panel = ReviewPanel([journal])
+        window.main_tabs.removeTab(index)
+        window.main_tabs.insertTab(index, panel, "Review")
+        window.main_tabs.setCurrentIndex(index)
+        window.review_panel = panel
+
+    window.main_tabs.currentChanged.connect(opened)
 
 
 def procedure_tracker(on_error: Any) -> Any:

@@ -137,7 +137,10 @@ class MainWindow(QMainWindow):
         central = QWidget()
         central_layout = QVBoxLayout(central)
         central_layout.addWidget(self.banner)
-        central_layout.addWidget(splitter, 1)
+        self.main_tabs = QTabWidget()  # the live session; supervisors add a Review tab (app.gui_main)
+        self.main_tabs.setDocumentMode(True)
+        self.main_tabs.addTab(splitter, "Assist")
+        central_layout.addWidget(self.main_tabs, 1)
         self.setCentralWidget(central)
 
         toolbar = self.addToolBar("Session")
@@ -300,6 +303,9 @@ class MainWindow(QMainWindow):
 
     def closeEvent(self, event) -> None:  # noqa: N802 - Qt's name
         self.tools.shutdown()  # a running KB import is cancelled and waited for
+        review = getattr(self, "review_panel", None)
+        if review is not None:
+            review.shutdown()
         super().closeEvent(event)
 
     def on_status(self, text: str) -> None:

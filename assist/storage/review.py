@@ -18,6 +18,7 @@ SORT_COLUMNS = {
     "duration": "duration_s",
     "agent": "s.agent COLLATE NOCASE",
     "messages": "messages",
+    "turns": "customer_turns",
     "peak_negative": "peak_negative",
     "escalations": "escalations",
     "suggestions": "suggestions",
@@ -37,6 +38,7 @@ class SessionFilter:
     escalated_only: bool = False
     min_duration_s: float = 0.0
     max_acceptance: float | None = None  # suggestions used / shown (sessions with suggestions only)
+    session_id: str = ""  # one session
 
 
 @dataclass(frozen=True)
@@ -75,7 +77,7 @@ class SearchHit:
 _SELECT = (
     "SELECT s.id, s.started_at, s.ended_at, "
     "max(0, coalesce(s.ended_at, st.last_at, s.started_at) - s.started_at) AS duration_s, s.agent, s.source, "
-    "coalesce(st.messages, 0) AS messages, coalesce(st.customer_turns, 0), "
+    "coalesce(st.messages, 0) AS messages, coalesce(st.customer_turns, 0) AS customer_turns, "
     "coalesce(st.peak_negative, 0) AS peak_negative, coalesce(st.peak_emotion, ''), "
     "coalesce(st.escalations, 0) AS escalations, coalesce(st.suggestions, 0) AS suggestions, coalesce(st.used, 0), "
     "CASE WHEN coalesce(st.suggestions, 0) > 0 THEN 1.0 * st.used / st.suggestions END AS acceptance "
@@ -86,6 +88,9 @@ _SELECT = (
 def _where(flt: SessionFilter) -> tuple[str, list[object]]:
     clauses: list[str] = []
     params: list[object] = []
+    if flt.session_id:
+        clauses.append("s.id = ?")
+        params.append(flt.session_id)
     if flt.agent:
         clauses.append("s.agent LIKE ? ESCAPE '\\'")
         params.append("%" + flt.agent.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%")

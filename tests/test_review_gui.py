@@ -1,0 +1,116 @@
+"""The review window (pytest-qt, offscreen) on real journals: filter, sort, search, replay with its clickable chart,
+several journals at once without duplicates, a damaged journal beside good ones, and nothing written."""
+
+from __future__ import annotations
+
+import hashlib
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from PySide6.QtCore import QPoint, Qt, QUrl
+
+from assist.gui.review_panel import COLUMNS, ReviewPanel
+from tests.test_review import journal_path  # noqa: F401 - the module fixture: a real 3-session journal
+
+pytestmark = pytest.mark.gui
+
+
+def digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+@pytest.fixture
+def panel(qtbot, journal_path):  # noqa: F811
+    path, _ = journal_path
+    made = ReviewPanel([path])
+    qtbot.addWidget(made)
+    made.resize(1280, 800)
+    made.show()
+    yield made
+    made.shutdown()
+
+
+def test_the_list_filters_and_sorts(qtbot, panel, journal_path):  # noqa: F811
+    _, ids = journal_path
+    assert panel.table.rowCount() == 3 and panel.status.text() == "3 sessions in 1 journal"
+    panel.escalated.setChecked(True)
+    assert [r.summary.id for r in panel.rows] == [ids["dana"][0]]
+    panel.escalated.setChecked(False)
+    panel.agent.setText("ali")
+    qtbot.waitUntil(lambda: panel.table.rowCount() == 1, timeout=3000)
+    panel.agent.setText("")
+    qtbot.waitUntil(lambda: panel.table.rowCount() == 3, timeout=3000)
+    column = [c for c, _ in COLUMNS].index("Peak negative")
+    panel.table.horizontalHeader().sectionClicked.emit(column)
+    assert panel.sort == "peak_negative" and panel.rows[0].summary.id == ids["dana"][0]
+    assert panel.table.item(0, column).text().endswith("anger")
+    panel.table.horizontalHeader().sectionClicked.emit(column)  # again: the other way round
+    assert not panel.descending and panel.rows[-1].summary.id == ids["dana"][0]
+
+
+def test_a_session_replays_with_its_chart_and_the_reply_the_agent_used(qtbot, panel, journal_path):  # noqa: F811
+    _, ids = journal_path
+    row = next(i for i, r in enumerate(panel.rows) if r.summary.id == ids["ali"][0])
+    panel.table.selectRow(row)
+    replay = panel.replay
+    assert replay.replay is not None and replay.replay.summary.id == ids["ali"][0]
+    assert "ali" in replay.header.text() and "suggestions used 2/6" in replay.header.text()
+    assert len(replay.chart.points) == 2
+    text = replay.transcript.toPlainText()
+    assert "how long standard delivery takes" in text and text.count("✓ used") == 2
+    qtbot.mouseClick(replay.chart, Qt.MouseButton.LeftButton, pos=QPoint(replay.chart.width() - 9, 40))
+    assert replay.current_turn == 1  # the right edge is the last customer turn
+
+
+def test_search_marks_the_words_and_a_hit_opens_its_turn(qtbot, panel, journal_path):  # noqa: F811
+    _, ids = journal_path
+    panel.search_box.setText("money back")
+    panel.search()
+    assert panel.hits.isVisible() and len(panel.last_hits) == 1
+    assert "<b" in panel.hits.toHtml() and "money" in panel.hits.toPlainText()
+    panel._open_hit(QUrl("hit:0"))
+    assert panel.replay.replay.summary.id == ids["dana"][0] and panel.replay.current_turn == 0
+    panel.search_box.setText('money AND ("')
+    panel.search()  # FTS syntax characters are words
+    panel.search_box.setText("")
+    panel.search()
+    assert not panel.hits.isVisible()
+
+
+def test_several_journals_list_each_session_once_and_a_damaged_one_is_named(qtbot, journal_path, tmp_path):  # noqa: F811
+    path, ids = journal_path
+    copy = tmp_path / "bundle.sqlite3"
+    conn = sqlite3.connect(path)
+    conn.execute(f"VACUUM INTO '{copy}'")
+    conn.close()
+    conn = sqlite3.connect(copy)  # another agent's PC: one more session of its own
+    conn.execute("INSERT INTO sessions (id, started_at, agent, source, redaction_enabled) "
+                 "VALUES ('other-pc', 1.0, 'maria', 'chat', 1)")
+    conn.commit()
+    conn.close()
+    broken = tmp_path / "broken.sqlite3"
+    broken.write_bytes(b"not a journal" * 200)
+    before = {p: digest(p) for p in (path, copy)}
+    panel = ReviewPanel([path, copy, broken, path])
+    qtbot.addWidget(panel)
+    try:
+        assert sorted(r.summary.id for r in panel.rows) == sorted([*ids["dana"], *ids["ali"], "other-pc"])
+        assert panel.status.text().startswith("4 sessions in 2 journals") and "broken.sqlite3" in panel.status.text()
+        panel.table.selectRow(next(i for i, r in enumerate(panel.rows) if r.summary.id == "other-pc"))
+        assert panel.replay.replay.journal == copy.resolve() and panel.replay.replay.turns == []
+    finally:
+        panel.shutdown()
+    assert {p: digest(p) for p in (path, copy)} == before  # reviewing writes nothing
+
+
+def test_assist_review_opens_and_saves_a_screenshot(journal_path, tmp_path):  # noqa: F811
+    path, _ = journal_path
+    shot = tmp_path / "review.png"
+    out = subprocess.run([sys.executable, "-m", "assist.app.cli", "review", "--db", str(path), "--offscreen",
+                          "--screenshot", str(shot), "--search", "delivery"], capture_output=True, text=True,
+                         timeout=120, cwd=Path(__file__).resolve().parents[1])
+    assert out.returncode == 0, out.stderr
+    assert shot.stat().st_size > 10_000 and "3 sessions in 1 journal" in out.stdout
