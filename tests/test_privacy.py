@@ -119,3 +119,44 @@ def test_retention_bad_input(tmp_path):
     assert apply_retention(tmp_path / "none.sqlite3", days=30).sessions_deleted == 0
     with pytest.raises(ValueError, match="more than 0 days"):
         apply_retention(tmp_path / "none.sqlite3", days=0)
+
+
+def test_a_new_journal_is_readable_by_its_owner_only_and_an_old_one_is_tightened(tmp_path):
+    import os
+    import stat
+
+    if os.name != "posix":
+        pytest.skip("POSIX permissions")
+    path = tmp_path / "journal.sqlite3"
+    seed(path, 1)
+    journal = Journal(path)  # open: the -wal and -shm files exist now
+    try:
+        for name in ("journal.sqlite3", "journal.sqlite3-wal", "journal.sqlite3-shm"):
+            assert stat.S_IMODE((tmp_path / name).stat().st_mode) == 0o600, name
+    finally:
+        journal.close()
+    os.chmod(path, 0o644)
+    Journal(path).close()
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+
+
+def test_the_retention_setting_runs_at_start_up_and_a_problem_is_said(tmp_path):
+    from assist.app.gui_main import apply_retention_at_start
+    from assist.app.settings import load_settings
+
+    path = tmp_path / "journal.sqlite3"
+    seed(path, 3, started_at=time.time() - 100 * 86400)
+    seed(path, 2, rng=random.Random(9))
+    assert apply_retention_at_start(str(path), None) == ""
+    assert apply_retention_at_start(str(path), 30) == ""
+    conn = sqlite3.connect(path)
+    assert conn.execute("SELECT count(*) FROM sessions").fetchone()[0] == 2
+    conn.close()
+    bad = tmp_path / "bad.sqlite3"
+    bad.write_bytes(b"garbage" * 500)
+    assert "could not be applied" in apply_retention_at_start(str(bad), 30)
+    settings = tmp_path / "settings.json"
+    settings.write_text('{"retention_days": 90, "llm": "none"}', encoding="utf-8")
+    assert load_settings(settings) == ({"retention_days": 90, "llm": "none"}, "")
+    settings.write_text('{"retention_days": true}', encoding="utf-8")
+    assert load_settings(settings)[0] == {} and "retention_days" in load_settings(settings)[1]

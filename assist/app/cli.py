@@ -267,6 +267,8 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--kb", type=Path, help="knowledge-base file (default: kb.sqlite3 in Assist's data folder)")
         p.add_argument("--llm", help="draft replies with a local language model: a transformers folder, a name "
                        "under models/llm, or 'none' (default: the first folder in models/llm, if any)")
+        p.add_argument("--retention-days", type=float,
+                       help="at start-up, delete sessions older than this many days (with their files)")
         p.add_argument("--llm-download", action="store_true",
                        help="let --llm name a hub model and download it (needs internet)")
         call_options(p)

@@ -24,6 +24,22 @@ def open_journal(db: str | None, redaction: bool, on_error: Any) -> tuple[Any, s
     return journal, ""
 
 
+def apply_retention_at_start(db: str | None, days: float | None) -> str:
+    """The retention policy (settings ``retention_days``), before the journal opens; a line for the window or ""."""
+    if not days:
+        return ""
+    from assist.storage import StorageError
+    from assist.storage.connection import default_journal_path
+    from assist.storage.privacy import apply_retention
+
+    try:
+        report = apply_retention(Path(db) if db else default_journal_path(), float(days))
+    except (StorageError, ValueError) as exc:
+        return f"The retention policy could not be applied: {exc}"
+    log.info("retention: %s", report.summary())
+    return ""
+
+
 def run_gui(args: argparse.Namespace) -> int:
     if getattr(args, "offscreen", False):
         os.environ["QT_QPA_PLATFORM"] = "offscreen"
@@ -42,6 +58,9 @@ def run_gui(args: argparse.Namespace) -> int:
     window = MainWindow()
     if settings_problem:
         window.show_error(settings_problem)
+    retention_problem = apply_retention_at_start(args.db, getattr(args, "retention_days", None))
+    if retention_problem:
+        window.show_error(retention_problem)
     bridge = ErrorBridge()
     bridge.error.connect(window.on_journal_error)  # a bound slot: runs on the GUI thread
     journal, journal_problem = open_journal(args.db, not args.no_redaction, lambda exc: bridge.error.emit(str(exc)))

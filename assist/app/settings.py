@@ -3,7 +3,8 @@
 Keys (all optional): ``asr`` (a CTranslate2 Whisper folder, a name under models/asr, or "pocketsphinx"),
 ``agent_device`` / ``customer_device`` (keys from ``assist devices``), ``chat_feed`` (bool),
 ``follow`` (a JSON-lines file), ``db`` (journal path), ``kb`` (knowledge-base file), ``llm`` (a drafting model:
-folder, name under models/llm, hub id, or "none"), ``llm_download`` (bool: a hub id may be downloaded). Command-line options win over the file.
+folder, name under models/llm, hub id, or "none"), ``llm_download`` (bool: a hub id may be downloaded),
+``retention_days`` (number: sessions older than this are deleted, with their files, at start-up). Command-line options win over the file.
 A missing file is normal; an unreadable one is reported and ignored.
 """
 
@@ -20,7 +21,7 @@ import platformdirs
 log = logging.getLogger("assist")
 
 KEYS = {"asr": str, "agent_device": str, "customer_device": str, "chat_feed": bool, "follow": str, "db": str,
-        "kb": str, "llm": str, "llm_download": bool}
+        "kb": str, "llm": str, "llm_download": bool, "retention_days": (int, float)}
 
 
 def settings_path() -> Path:
@@ -38,7 +39,8 @@ def load_settings(path: Path | None = None) -> tuple[dict[str, Any], str]:
         return {}, f"The settings file {path} could not be read ({exc}); defaults are used."
     if not isinstance(raw, dict):
         return {}, f"The settings file {path} must hold a JSON object; defaults are used."
-    good = {k: v for k, v in raw.items() if k in KEYS and isinstance(v, KEYS[k])}
+    good = {k: v for k, v in raw.items() if k in KEYS and isinstance(v, KEYS[k])
+            and (KEYS[k] is bool or not isinstance(v, bool))}  # true is not a number of days
     bad = sorted(set(raw) - set(good))
     return good, (f"Ignored in {path}: {', '.join(bad)} (unknown key or wrong type)." if bad else "")
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from pathlib import Path
 
@@ -31,6 +32,20 @@ def check_header(conn: sqlite3.Connection, path: Path) -> None:
         conn.execute("PRAGMA schema_version").fetchone()
     except sqlite3.DatabaseError as exc:
         raise classify(exc, path) from exc
+
+
+def owner_only(path: Path) -> None:
+    """Create the journal readable by its owner only (SQLite gives its -wal and -shm files the same mode), and
+    tighten an existing one. Done before SQLite opens it: no handle of ours is ever closed beside SQLite's."""
+    try:
+        if not path.exists():
+            os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+        elif os.name == "posix" and path.stat().st_mode & 0o077:
+            os.chmod(path, 0o600)
+    except FileExistsError:
+        pass  # another process created it meanwhile
+    except OSError as exc:
+        raise DatabaseUnavailable(path, f"cannot create the file: {exc}") from exc
 
 
 def check_is_journal(conn: sqlite3.Connection, path: Path) -> bool:
@@ -68,6 +83,7 @@ def open_writer(path: Path, busy_timeout_ms: int = DEFAULT_BUSY_TIMEOUT_MS) -> t
         path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise DatabaseUnavailable(path, f"cannot create the folder: {exc}") from exc
+    owner_only(path)
     try:
         conn = sqlite3.connect(str(path), timeout=busy_timeout_ms / 1000, isolation_level=None, check_same_thread=False)
     except sqlite3.Error as exc:
