@@ -125,3 +125,25 @@ def test_the_datasette_metadata_names_real_tables_and_its_canned_queries_run(jou
     fks = {(r[2], r[3]) for r in conn.execute("SELECT * FROM pragma_foreign_key_list('insights')")}
     assert ("events", "message_id") in fks  # Datasette links rows through the declared foreign keys
     conn.close()
+
+
+def test_a_journal_from_a_newer_assist_is_refused_in_words_and_left_alone(journal_path, tmp_path):
+    import hashlib
+
+    from assist.storage.errors import DatabaseTooNew
+
+    path, _ = journal_path
+    newer = tmp_path / "newer.sqlite3"
+    conn = sqlite3.connect(path)
+    conn.execute(f"VACUUM INTO '{newer}'")
+    conn.close()
+    conn = sqlite3.connect(newer)
+    conn.execute("INSERT INTO _sqlite_migrations (migration_set, name, applied_at) "
+                 "VALUES ('assist', '0099_from_the_future', '2030-01-01')")
+    conn.commit()
+    conn.close()
+    before = hashlib.sha256(newer.read_bytes()).hexdigest()
+    for opener in (Journal, JournalReader):
+        with pytest.raises(DatabaseTooNew, match="newer version of Assist .schema 0099_from_the_future"):
+            opener(newer)
+    assert hashlib.sha256(newer.read_bytes()).hexdigest() == before

@@ -9,7 +9,7 @@ from pathlib import Path
 import platformdirs
 from sqlite_utils import Database
 
-from assist.storage.errors import DatabaseCorrupt, DatabaseUnavailable, StorageError, classify
+from assist.storage.errors import DatabaseCorrupt, DatabaseTooNew, DatabaseUnavailable, StorageError, classify
 from assist.storage.schema import MIGRATION_SET, apply_migrations, migrations
 
 QUICK_CHECK_MAX_BYTES = 256 * 1024 * 1024  # above this, only the header and schema are checked at start
@@ -59,6 +59,11 @@ def check_is_journal(conn: sqlite3.Connection, path: Path) -> bool:
     sets = {row[0] for row in conn.execute(f"SELECT DISTINCT migration_set FROM {migrations.migrations_table}")}
     if MIGRATION_SET not in sets:
         raise foreign
+    known = {m.name for m in migrations._migrations}
+    newer = sorted({row[0] for row in conn.execute(f"SELECT name FROM {migrations.migrations_table} WHERE "
+                                                   "migration_set = ?", (MIGRATION_SET,))} - known)
+    if newer:
+        raise DatabaseTooNew(path, newer[-1])
     return True
 
 

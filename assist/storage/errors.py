@@ -62,6 +62,14 @@ _CORRUPT_WORDS = ("malformed", "not a database", "corrupt", "file is encrypted")
 _UNAVAILABLE_WORDS = ("unable to open", "readonly", "read-only", "permission", "disk i/o", "disk is full")
 
 
+class DatabaseTooNew(StorageError):
+    """The journal was written by a newer Assist: its schema has migrations this version does not know."""
+
+    def __init__(self, path: str | Path, migration: str) -> None:
+        super().__init__(f"The conversation journal at {path} was written by a newer version of Assist (schema "
+                         f"{migration}). Update Assist to open it; the file was left as it is.", path)
+
+
 def classify(exc: BaseException, path: str | Path, what: str = "save a record") -> StorageError:
     """Turn a sqlite3 / OS error about ``path`` (while saving ``what``) into the matching StorageError."""
     if isinstance(exc, StorageError):
@@ -76,4 +84,4 @@ def classify(exc: BaseException, path: str | Path, what: str = "save a record") 
     return StorageError(f"The conversation journal at {path} could not {what} ({exc}).", path)
 
 
-__all__ = ["DatabaseCorrupt", "DatabaseUnavailable", "StorageError", "classify", "is_locked"]
+__all__ = ["DatabaseCorrupt", "DatabaseTooNew", "DatabaseUnavailable", "StorageError", "classify", "is_locked"]
