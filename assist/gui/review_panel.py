@@ -206,5 +206,6 @@ class ReviewPanel(QWidget):
             self.open_session(hit.session_id, journal, hit.event_id)
 
     def shutdown(self) -> None:
+        self.replay.stop_playback()
         if self.source is not None:
             self.source.close()

@@ -6,9 +6,9 @@ from __future__ import annotations
 import datetime as dt
 import html
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QMouseEvent
-from PySide6.QtWidgets import QLabel, QSplitter, QTextBrowser, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QSplitter, QTextBrowser, QVBoxLayout, QWidget
 
 from assist.gui.emotion_chart import EmotionTimeline
 from assist.pipeline.review import Replay, ReplayTurn
@@ -40,12 +40,12 @@ def _duration(seconds: float) -> str:
     return f"{minutes // 60}:{minutes % 60:02d}:{secs:02d}" if minutes >= 60 else f"{minutes}:{secs:02d}"
 
 
-def turn_html(turn: ReplayTurn, number: int | None) -> str:
-    """A turn as an HTML block; customer turns get an anchor ``turn-N`` for the chart to jump to."""
+def turn_html(turn: ReplayTurn, number: int | None, index: int = 0) -> str:
+    """A turn as an HTML block, anchored ``ev-I``; customer turns also ``turn-N`` for the chart to jump to."""
     who = {"customer": "Customer", "agent": "Agent"}.get(turn.role, turn.kind.capitalize() or "Event")
     if turn.kind == "screenshot":
         who = "Screenshot (text read from it)"
-    anchor = f'<a name="turn-{number}"></a>' if number is not None else ""
+    anchor = f'<a name="ev-{index}"></a>' + (f'<a name="turn-{number}"></a>' if number is not None else "")
     tag = ""
     insight = turn.insight
     if insight is not None:
@@ -83,6 +83,21 @@ class ReplayView(QWidget):
         self.transcript = QTextBrowser()
         self.transcript.setOpenLinks(False)
         self.chart.turn_clicked.connect(self.jump_to_turn)
+        self.play_button = QPushButton("▶ Play call")
+        self.play_button.setToolTip("Play the call's recording; the transcript follows it (Space)")
+        self.play_button.clicked.connect(self.toggle_play)
+        self.play_label = QLabel()
+        audio = QHBoxLayout()
+        audio.addWidget(self.play_button)
+        audio.addWidget(self.play_label, 1)
+        self.audio_row = QWidget()
+        self.audio_row.setLayout(audio)
+        self.audio_row.hide()
+        self.output_device: str | None = None  # None: the system's default output
+        self.playback: object | None = None
+        self.following = -1  # the turn the transcript is at while the call plays
+        self._clock = QTimer(self, interval=100)
+        self._clock.timeout.connect(self._follow)
         split = QSplitter(Qt.Orientation.Vertical)
         split.addWidget(self.chart)
         split.addWidget(self.transcript)
@@ -90,11 +105,16 @@ class ReplayView(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.header)
+        layout.addWidget(self.audio_row)
         layout.addWidget(split, 1)
 
     def show_replay(self, replay: Replay | None) -> None:
+        self.stop_playback()
+        self.playback, self.following = None, -1
         self.replay = replay
         self.chart.clear()
+        self.audio_row.setVisible(bool(replay is not None and replay.recording))
+        self.play_label.setText("")
         if replay is None:
             self.header.setText("This session is no longer in the journal.")
             self.transcript.clear()
@@ -108,19 +128,65 @@ class ReplayView(QWidget):
             f" ({html.escape(s.peak_emotion or '—')}) · escalations {s.escalations} · suggestions used {used}"
             f"<br/><span style='color:#666'>{html.escape(str(replay.journal))}{html.escape(recording)}</span>")
         blocks, number = [], 0
-        for turn in replay.turns:
+        for index, turn in enumerate(replay.turns):
             if turn.insight is not None:
                 self.chart.points.append(dict(turn.insight.get("emotion_probs") or {}))
-                blocks.append(turn_html(turn, number))
+                blocks.append(turn_html(turn, number, index))
                 number += 1
             else:
-                blocks.append(turn_html(turn, None))
+                blocks.append(turn_html(turn, None, index))
         self.chart.update()
         self.transcript.setHtml("".join(blocks))
 
     def jump_to_turn(self, index: int) -> None:
         self.transcript.scrollToAnchor(f"turn-{index}")
         self.current_turn = index
+        if self.playback is not None and self.replay is not None:  # playing: the call goes there too
+            start = self.replay.customer_turns[index].meta.get("start_s")
+            if start is not None:
+                self.playback.seek(float(start))  # type: ignore[attr-defined]
+
+    # ----- call audio, the transcript following it
+    def toggle_play(self) -> None:
+        from assist.capture.errors import CaptureError
+        from assist.capture.playback import CallPlayback
+
+        if self.replay is None or not self.replay.recording:
+            return
+        try:
+            if self.playback is None:
+                self.playback = CallPlayback(self.replay.recording, self.output_device)
+            if self.playback.playing:  # type: ignore[attr-defined]
+                self.stop_playback()
+                return
+            self.playback.play()  # type: ignore[attr-defined]
+        except CaptureError as exc:
+            self.play_label.setText(f"⚠ {exc}")
+            return
+        self.play_button.setText("⏸ Pause")
+        self._clock.start()
+
+    def stop_playback(self) -> None:
+        self._clock.stop()
+        if self.playback is not None:
+            self.playback.stop()  # type: ignore[attr-defined]
+        self.play_button.setText("▶ Play call")
+
+    def _follow(self) -> None:
+        """Scroll the transcript to the turn being heard; stop at the end of the recording."""
+        if self.playback is None or self.replay is None:
+            return
+        position = self.playback.position_s  # type: ignore[attr-defined]
+        total = self.playback.duration_s  # type: ignore[attr-defined]
+        self.play_label.setText(f"{int(position) // 60}:{int(position) % 60:02d} / {int(total) // 60}:"
+                                f"{int(total) % 60:02d}")
+        spoken = [i for i, t in enumerate(self.replay.turns) if float(t.meta.get("start_s", -1)) <= position
+                  and "start_s" in t.meta]
+        if spoken and spoken[-1] != self.following:
+            self.following = spoken[-1]
+            self.transcript.scrollToAnchor(f"ev-{self.following}")
+        if not self.playback.playing:  # type: ignore[attr-defined]
+            self.stop_playback()
 
     def jump_to_event(self, event_id: str) -> None:
         if self.replay is None:
