@@ -242,6 +242,7 @@ def cmd_gui(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from assist.app.cli_annotations import add_annotation_commands
     from assist.app.cli_calls import add_commands as add_call_commands
     from assist.app.cli_calls import call_options, demo_call_options
     from assist.app.cli_kb import add_kb_commands
@@ -340,6 +341,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_call_commands(sub, ev)
     add_reply_commands(ev)
+    add_annotation_commands(sub, ev)
 
     export = sub.add_parser("export", help="export models to ONNX").add_subparsers(dest="what", required=True)
     export_text = export.add_parser("text", help="models/text -> text.int8.onnx (needs torch)")

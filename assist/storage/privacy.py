@@ -31,6 +31,7 @@ SCANNED = (  # (table, column, session id column) of every stored free text
     ("insights", "escalation_reasons", "session_id"),
     ("suggestions", "text", "session_id"),
     ("sessions", "agent", "id"),
+    ("annotations", "value", "session_id"),  # supervisors' comments
 )
 BATCH = 5000
 DAY_S = 86400.0
@@ -66,7 +67,10 @@ def scan(path: str | Path) -> ScanReport:
     try:
         raw = {r[0] for r in conn.execute("SELECT id FROM sessions WHERE redaction_enabled = 0")}
         report.unredacted_sessions = len(raw)
+        tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
         for table, column, session_col in SCANNED:
+            if table not in tables:  # an older journal, read as it is
+                continue
             cursor = conn.execute(f"SELECT {session_col}, {column} FROM {table} WHERE {column} IS NOT NULL "
                                   f"AND {column} != ''")
             while rows := cursor.fetchmany(BATCH):

@@ -188,6 +188,26 @@ def _session_stats(db: Database) -> None:
         db.execute(sql)
 
 
+@migrations(name="0006_annotations")
+def _annotations(db: Database) -> None:
+    """A supervisor's corrections of a customer turn's emotion / intent and comments on a turn or a session, with
+    who and when; kept apart from the model's outputs (insights), which are never changed. The latest label of a
+    turn wins; ``replaces`` names the earlier annotation a new one corrects. Rows go with their session or event
+    (retention)."""
+    for sql in (
+        "CREATE TABLE annotations (id TEXT PRIMARY KEY, "
+        "session_id TEXT NOT NULL REFERENCES sessions(id) ON DELETE CASCADE, "
+        "event_id TEXT REFERENCES events(id) ON DELETE CASCADE, "
+        "field TEXT NOT NULL CHECK (field IN ('emotion', 'intent', 'comment')), "
+        "value TEXT NOT NULL, author TEXT NOT NULL, created_at REAL NOT NULL, "
+        "replaces TEXT REFERENCES annotations(id) ON DELETE SET NULL, "
+        "CHECK (event_id IS NOT NULL OR field = 'comment'))",
+        "CREATE INDEX idx_annotations_session_id ON annotations (session_id)",
+        "CREATE INDEX idx_annotations_event_id ON annotations (event_id)",
+    ):
+        db.execute(sql)
+
+
 def apply_migrations(db: Database) -> list[str]:
     """Apply pending migrations; return the names that were applied now."""
     pending = [migration.name for migration in migrations.pending(db)]
