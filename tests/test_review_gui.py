@@ -114,3 +114,59 @@ def test_assist_review_opens_and_saves_a_screenshot(journal_path, tmp_path):  # 
                          timeout=120, cwd=Path(__file__).resolve().parents[1])
     assert out.returncode == 0, out.stderr
     assert shot.stat().st_size > 10_000 and "3 sessions in 1 journal" in out.stdout
+
+
+def _copy(path: Path, tmp_path: Path) -> Path:
+    copy = tmp_path / "journal.sqlite3"
+    conn = sqlite3.connect(path)
+    conn.execute(f"VACUUM INTO '{copy}'")
+    conn.close()
+    return copy
+
+
+def test_a_supervisor_corrects_a_turn_and_the_model_s_outputs_stay(qtbot, journal_path, tmp_path):  # noqa: F811
+    path, ids = journal_path
+    copy = _copy(path, tmp_path)
+
+    def outputs() -> list[tuple]:
+        with sqlite3.connect(copy) as conn:
+            return conn.execute("SELECT id, emotion, intent, emotion_probs FROM insights ORDER BY id").fetchall()
+
+    before = outputs()
+    panel = ReviewPanel([copy])
+    qtbot.addWidget(panel)
+    try:
+        panel.open_session(ids["dana"][0])
+        replay = panel.replay
+        assert "✎ correct" in replay.transcript.toPlainText()
+        replay._link(QUrl("annotate:0"))  # the first turn is the customer's
+        bar = replay.annotation
+        assert bar.isVisibleTo(replay) and "model said anger" in bar.what.text()
+        bar.author.setText("")
+        bar.emotion.setCurrentText("sadness")
+        assert not bar.save() and "author" in bar.result.text()
+        bar.author.setText("maria")
+        bar.comment.setText("She was upset about the delay more than angry")
+        with qtbot.waitSignal(replay.annotated, timeout=3000):
+            assert bar.save()
+        text = panel.replay.transcript.toPlainText()
+        assert "maria: emotion → sadness" in text and "maria: She was upset about the delay" in text
+    finally:
+        panel.shutdown()
+    assert outputs() == before  # the model's outputs are untouched
+
+
+def test_export_from_the_review_window(qtbot, panel, journal_path, tmp_path, monkeypatch):  # noqa: F811
+    _, ids = journal_path
+    target = {"path": str(tmp_path / "sessions.csv")}
+    monkeypatch.setattr(panel, "_ask_save_path", lambda *a: target["path"])
+    written = panel.export_listed("csv")
+    assert written is not None and written.read_text(encoding="utf-8-sig").count("\n") >= 12
+    assert panel.export_report() is None and "Open a session first" in panel.status.text()
+    panel.open_session(ids["ali"][0])
+    target["path"] = str(tmp_path / "report.html")
+    report = panel.export_report()
+    assert report is not None and "ali" in report.read_text(encoding="utf-8") and "<svg" in report.read_text()
+    (tmp_path / "a-file").write_text("x")
+    target["path"] = str(tmp_path / "a-file" / "team.html")
+    assert panel.export_team() is None and panel.status.text().startswith("⚠ Cannot write")

@@ -245,6 +245,7 @@ def build_parser() -> argparse.ArgumentParser:
     from assist.app.cli_annotations import add_annotation_commands
     from assist.app.cli_calls import add_commands as add_call_commands
     from assist.app.cli_calls import call_options, demo_call_options
+    from assist.app.cli_export import add_export_commands
     from assist.app.cli_kb import add_kb_commands
     from assist.app.cli_macros import add_macro_commands
     from assist.app.cli_privacy import add_privacy_commands
@@ -343,7 +344,9 @@ def build_parser() -> argparse.ArgumentParser:
     add_reply_commands(ev)
     add_annotation_commands(sub, ev)
 
-    export = sub.add_parser("export", help="export models to ONNX").add_subparsers(dest="what", required=True)
+    export = sub.add_parser("export", help="export models to ONNX, sessions to CSV/JSON/HTML").add_subparsers(
+        dest="what", required=True)
+    add_export_commands(export)
     export_text = export.add_parser("text", help="models/text -> text.int8.onnx (needs torch)")
     export_text.add_argument("--model-dir", type=Path)
     export_text.add_argument("--fp32", action="store_true", help="write text.fp32.onnx only (not used by the app)")

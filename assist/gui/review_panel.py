@@ -13,10 +13,12 @@ from PySide6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
     QComboBox,
+    QFileDialog,
     QHBoxLayout,
     QHeaderView,
     QLabel,
     QLineEdit,
+    QMenu,
     QPushButton,
     QSplitter,
     QTableWidget,
@@ -61,12 +63,22 @@ class ReviewPanel(QWidget):
         self.angry = QCheckBox(f"Angry (≥ {ANGRY_FROM:.0%})")
         self.low_use = QCheckBox(f"Low suggestion use (≤ {LOW_USE_UNDER:.0%})")
         self.long = QCheckBox(f"Long (≥ {LONG_FROM_S // 60} min)")
+        self.export_button = QPushButton("Export…")
+        self.export_button.setToolTip("The listed sessions as CSV or JSON, the open session as an HTML report, "
+                                      "or a team summary of the listed period")
+        export_menu = QMenu(self.export_button)
+        export_menu.addAction("Listed sessions as CSV…", lambda: self.export_listed("csv"))
+        export_menu.addAction("Listed sessions as JSON…", lambda: self.export_listed("json"))
+        export_menu.addAction("Open session as HTML report…", self.export_report)
+        export_menu.addAction("Team summary (HTML)…", self.export_team)
+        self.export_button.setMenu(export_menu)
         self.refresh_button = QPushButton("Refresh")
         self.refresh_button.setToolTip("Read the journals again (F5)")
         filters = QHBoxLayout()
         for w in (self.agent, self.period, self.escalated, self.angry, self.low_use, self.long):
             filters.addWidget(w)
         filters.addStretch(1)
+        filters.addWidget(self.export_button)
         filters.addWidget(self.refresh_button)
         self.search_box = QLineEdit(placeholderText="Search transcripts, chat and screenshot text (Ctrl+F)")
         self.status = QLabel()
@@ -86,6 +98,7 @@ class ReviewPanel(QWidget):
         self.hits.anchorClicked.connect(self._open_hit)
         self.hits.hide()
         self.replay = ReplayView()
+        self.replay.annotated.connect(self._reopen)
         left = QWidget()
         left_layout = QVBoxLayout(left)
         left_layout.setContentsMargins(0, 0, 0, 0)
@@ -179,6 +192,14 @@ class ReviewPanel(QWidget):
             self.replay.jump_to_event(event_id)
         self.session_opened.emit(session_id)
 
+    def _reopen(self, session_id: str) -> None:
+        """After an annotation: show it in the replay, where the supervisor was."""
+        replay = self.replay.replay
+        scroll = self.replay.transcript.verticalScrollBar().value()
+        if replay is not None and self.source is not None:
+            self.replay.show_replay(self.source.replay(session_id, replay.journal))
+            self.replay.transcript.verticalScrollBar().setValue(scroll)
+
     # ----- search
     def search(self) -> None:
         """Search the text when there is a query (hits above the list); re-filter the list by agent in any case."""
@@ -204,6 +225,60 @@ class ReviewPanel(QWidget):
         if 0 <= index < len(self.last_hits):
             hit, journal = self.last_hits[index]
             self.open_session(hit.session_id, journal, hit.event_id)
+
+    # ----- export
+    def _ask_save_path(self, title: str, name: str, pattern: str) -> str:
+        return QFileDialog.getSaveFileName(self, title, str(Path.home() / name), pattern)[0]
+
+    def _export(self, title: str, name: str, pattern: str, journal: Path | None, write: object) -> Path | None:
+        """Ask where, write with ``write(reader, path)`` from ``journal``'s reader, say what happened."""
+        from assist.storage import StorageError
+
+        reader = self.source.readers.get(journal) if self.source is not None and journal is not None else None
+        if reader is None:
+            self.status.setText("Nothing to export: list or open a session first.")
+            return None
+        path = self._ask_save_path(title, name, pattern)
+        if not path:
+            return None
+        try:
+            written = Path(write(reader, Path(path)))  # type: ignore[operator]
+        except StorageError as exc:
+            self.status.setText(f"⚠ {exc}")
+            self.status.setStyleSheet("color:#b00")
+            return None
+        self.status.setText(f"Saved {written}")
+        self.status.setStyleSheet("")
+        return written
+
+    def _listed_journal(self) -> Path | None:
+        return self.rows[0].journal if self.rows else None
+
+    def export_listed(self, fmt: str) -> Path | None:
+        """The listed sessions (those of the first journal when several are open) as CSV or JSON."""
+        from assist.storage.export import export_sessions
+
+        journal = self._listed_journal()
+        ids = [r.summary.id for r in self.rows if r.journal == journal]
+        return self._export(f"Export {len(ids)} sessions", f"sessions.{fmt}", f"{fmt.upper()} (*.{fmt})", journal,
+                            lambda reader, path: export_sessions(reader, ids, path, fmt))
+
+    def export_report(self) -> Path | None:
+        from assist.storage.export import write_session_report
+
+        replay = self.replay.replay
+        if replay is None:
+            self.status.setText("Open a session first: the report is of the session shown.")
+            return None
+        return self._export("Session report", f"session-{replay.summary.id[:8]}.html", "HTML (*.html)",
+                            replay.journal, lambda reader, path: write_session_report(reader, replay.summary.id, path))
+
+    def export_team(self) -> Path | None:
+        from assist.storage.export import write_team_summary
+
+        flt = self.current_filter()
+        return self._export("Team summary", "team-summary.html", "HTML (*.html)", self._listed_journal(),
+                            lambda reader, path: write_team_summary(reader, flt.since, flt.until, path))
 
     def shutdown(self) -> None:
         self.replay.stop_playback()

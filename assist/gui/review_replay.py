@@ -11,6 +11,7 @@ from PySide6.QtGui import QMouseEvent
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QSplitter, QTextBrowser, QVBoxLayout, QWidget
 
 from assist.gui.emotion_chart import EmotionTimeline
+from assist.gui.review_annotate import AnnotationBar
 from assist.pipeline.review import Replay, ReplayTurn
 
 LEFT_MARGIN, RIGHT_MARGIN = 34, 8  # EmotionTimeline's plot margins
@@ -53,10 +54,14 @@ def turn_html(turn: ReplayTurn, number: int | None, index: int = 0) -> str:
         esc = f' · <span style="color:#b00">escalation {level}</span>' if level != "low" else ""
         tag = (f" · {html.escape(str(insight.get('emotion', '')))} {float(insight.get('emotion_confidence') or 0):.0%}"
                f" · {html.escape(str(insight.get('intent', '')).replace('_', ' '))}{esc}")
+    if insight is not None:
+        tag += f' · <a href="annotate:{index}">✎ correct</a>'
     bg = {"customer": "#f0f0f0", "agent": "#dcebff"}.get(turn.role, "#fff8e1")
     body = html.escape(turn.text).replace("\n", "<br/>") or "<i>(no words)</i>"
     lines = [f'{anchor}<table width="100%" cellpadding="6" style="background:{bg}; margin:4px 0"><tr><td>'
              f"<b>{who}</b> <span style='color:#666'>{_when(turn.created_at)[11:]}{tag}</span><br/>{body}"]
+    for note in turn.notes:
+        lines.append(f"<br/><span style='color:#6a1b9a'>✎ {html.escape(note)}</span>")
     if turn.suggestions:
         items = []
         for s in turn.suggestions:
@@ -70,7 +75,9 @@ def turn_html(turn: ReplayTurn, number: int | None, index: int = 0) -> str:
 
 
 class ReplayView(QWidget):
-    """Figures, the clickable emotion chart and the transcript of one session."""
+    """Figures, the clickable emotion chart and the transcript of one session; a turn's ✎ link corrects it."""
+
+    annotated = Signal(str)  # session id: an annotation was saved (the replay is read again)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -82,6 +89,9 @@ class ReplayView(QWidget):
         self.chart.setToolTip("Customer emotion over the session: click a point to jump to that turn")
         self.transcript = QTextBrowser()
         self.transcript.setOpenLinks(False)
+        self.transcript.anchorClicked.connect(self._link)
+        self.annotation = AnnotationBar()
+        self.annotation.saved.connect(lambda _: self.replay and self.annotated.emit(self.replay.summary.id))
         self.chart.turn_clicked.connect(self.jump_to_turn)
         self.play_button = QPushButton("▶ Play call")
         self.play_button.setToolTip("Play the call's recording; the transcript follows it (Space)")
@@ -107,9 +117,12 @@ class ReplayView(QWidget):
         layout.addWidget(self.header)
         layout.addWidget(self.audio_row)
         layout.addWidget(split, 1)
+        layout.addWidget(self.annotation)
 
     def show_replay(self, replay: Replay | None) -> None:
         self.stop_playback()
+        if replay is None or self.replay is None or replay.summary.id != self.replay.summary.id:
+            self.annotation.hide()
         self.playback, self.following = None, -1
         self.replay = replay
         self.chart.clear()
@@ -137,6 +150,12 @@ class ReplayView(QWidget):
                 blocks.append(turn_html(turn, None, index))
         self.chart.update()
         self.transcript.setHtml("".join(blocks))
+
+    def _link(self, url: object) -> None:
+        target = url.toString()  # type: ignore[attr-defined]
+        if target.startswith("annotate:") and self.replay is not None:
+            index = int(target.split(":", 1)[1])
+            self.annotation.set_turn(self.replay.turns[index], self.replay.journal)
 
     def jump_to_turn(self, index: int) -> None:
         self.transcript.scrollToAnchor(f"turn-{index}")

@@ -39,6 +39,7 @@ class ReplayTurn:
     insight: dict[str, Any] | None = None
     suggestions: tuple[dict[str, Any], ...] = ()
     used: frozenset[str] = frozenset()  # ids of the suggestions the agent inserted or copied
+    notes: tuple[str, ...] = ()  # supervisors' corrections and comments ("maria: emotion -> anger")
 
     @property
     def negative(self) -> float:
@@ -127,6 +128,7 @@ class ReviewSource:
             if summary is None:
                 continue
             insights = {row["message_id"]: row for row in reader.insights(session_id)}
+            notes = _annotation_notes(path, session_id)
             used = {row["suggestion_id"] for row in reader.feedback(session_id) if row["action"] in USED}
             turns = []
             for event in reader.events(session_id):
@@ -135,9 +137,25 @@ class ReviewSource:
                 meta = event.get("meta") or {}
                 turns.append(ReplayTurn(event["id"], event.get("role") or "", event["kind"], event.get("text") or "",
                                         event["created_at"], meta if isinstance(meta, dict) else json.loads(meta),
-                                        insight, suggestions, frozenset(s["id"] for s in suggestions) & used))
+                                        insight, suggestions, frozenset(s["id"] for s in suggestions) & used,
+                                        tuple(notes.get(event["id"], ()))))
             return Replay(summary, path, turns)
         return None
+
+
+def _annotation_notes(journal: Path, session_id: str) -> dict[str, list[str]]:
+    """Per turn, the supervisors' annotations in words, oldest first (read-only; none in an older journal)."""
+    from assist.storage.annotations import AnnotationStore
+
+    notes: dict[str, list[str]] = {}
+    try:
+        found = AnnotationStore(journal).for_session(session_id)
+    except StorageError:
+        return notes
+    for a in found:
+        text = f"{a.author}: {a.value}" if a.field == "comment" else f"{a.author}: {a.field} → {a.value}"
+        notes.setdefault(a.event_id or "", []).append(text)
+    return notes
 
 
 def _only(session_id: str) -> SessionFilter:
