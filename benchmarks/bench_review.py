@@ -144,6 +144,17 @@ def measure(path: Path) -> dict:
             "list_escalations_ms": stats(escalated_ms), "search_ms": stats(search_ms), "replay_ms": stats(replay_ms)}
 
 
+def _counts(path: Path) -> dict:
+    """The figures of a kept journal (reused instead of generated again)."""
+    import sqlite3
+
+    conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+    counts = {t: conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0]
+              for t in ("sessions", "events", "insights", "suggestions", "feedback")}
+    conn.close()
+    return {**counts, "reused": str(path), "db_mb": round(path.stat().st_size / 2**20)}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--sessions", type=int, default=10000)
@@ -152,7 +163,7 @@ def main() -> None:
     parser.add_argument("--record", action="store_true")
     args = parser.parse_args()
     path = args.keep or Path(tempfile.mkdtemp()) / "journal.sqlite3"
-    built = generate(path, args.sessions, args.events_per_session) if not path.exists() else {"reused": str(path)}
+    built = generate(path, args.sessions, args.events_per_session) if not path.exists() else _counts(path)
     result = {"date": time.strftime("%Y-%m-%d"), "machine": machine(), "journal": built, **measure(path)}
     print(json.dumps(result, indent=2))
     if args.record:
