@@ -170,3 +170,56 @@ def test_export_from_the_review_window(qtbot, panel, journal_path, tmp_path, mon
     (tmp_path / "a-file").write_text("x")
     target["path"] = str(tmp_path / "a-file" / "team.html")
     assert panel.export_team() is None and panel.status.text().startswith("⚠ Cannot write")
+
+
+def test_bundles_merge_into_an_archive_each_session_once(journal_path, tmp_path, capsys):  # noqa: F811
+    from assist.app.cli import main as run_cli
+    from assist.storage.merge import merge_journals
+    from assist.storage.reader import JournalReader
+
+    path, ids = journal_path
+    bundle = _copy(path, tmp_path)
+    conn = sqlite3.connect(bundle)  # the bundle also has a session the original never saw
+    conn.execute("INSERT INTO sessions (id, started_at, agent, source, redaction_enabled) "
+                 "VALUES ('bundle-only', 2.0, 'maria', 'chat', 1)")
+    conn.execute("INSERT INTO events (id, session_id, kind, role, text, created_at, redactions, meta) "
+                 "VALUES ('b-e1', 'bundle-only', 'chat', 'customer', 'the zebra-striped parcel is lost', 2.5, '{}', '{}')")
+    conn.commit()
+    conn.close()
+    broken = tmp_path / "broken.sqlite3"
+    broken.write_bytes(b"nope" * 1000)
+    archive = tmp_path / "archive" / "journal.sqlite3"
+    first = merge_journals(archive, [path, bundle, broken])
+    assert first.sessions_added == 4 and first.sessions_skipped == 3 and len(first.problems) == 1
+    again = merge_journals(archive, [bundle])
+    assert again.sessions_added == 0 and again.sessions_skipped == 4
+    with JournalReader(archive) as merged, JournalReader(path) as original:
+        assert merged.count_sessions() == 4
+        mine = {s.id: s for s in merged.session_summaries()}
+        theirs = {s.id: s for s in original.session_summaries()}
+        assert all(mine[i] == theirs[i] for i in theirs)  # the figures came along through the triggers
+        assert [h.session_id for h in merged.search_hits("zebra striped")] == ["bundle-only"]
+        assert len(merged.insights(ids["dana"][0])) == len(original.insights(ids["dana"][0]))
+    assert run_cli(["merge", "--into", str(archive), str(bundle)]) == 0
+    assert "0 sessions added (0 rows), 4 already in" in capsys.readouterr().out
+
+
+def test_a_screenshot_of_the_review_window_under_xvfb(journal_path, tmp_path):  # noqa: F811
+    import os
+    import shutil
+
+    if shutil.which("xvfb-run") is None:
+        pytest.skip("xvfb-run is not installed (bash packaging/dev.sh installs it)")
+    path, _ = journal_path
+    shot = tmp_path / "review-xvfb.png"
+    env = {k: v for k, v in os.environ.items() if k != "QT_QPA_PLATFORM"}  # a real X server, not offscreen
+    out = subprocess.run(["xvfb-run", "-a", "-s", "-screen 0 1280x800x24", sys.executable, "-m", "assist.app.cli",
+                          "review", "--db", str(path), "--screenshot", str(shot)], capture_output=True, text=True,
+                         timeout=180, cwd=Path(__file__).resolve().parents[1], env=env)
+    assert out.returncode == 0, out.stderr
+    from PySide6.QtGui import QImage
+
+    image = QImage(str(shot))
+    assert image.width() >= 1000 and image.height() >= 600
+    colours = {image.pixelColor(x, y).name() for x in range(0, image.width(), 37) for y in range(0, image.height(), 29)}
+    assert len(colours) > 8  # a drawn window (table, chart lines, transcript), not a blank frame

@@ -54,6 +54,21 @@ def cmd_review(args: argparse.Namespace) -> int:
     return code["value"]
 
 
+def cmd_merge(args: argparse.Namespace) -> int:
+    from assist.storage import StorageError
+    from assist.storage.merge import merge_journals
+
+    try:
+        report = merge_journals(args.into, args.journals)
+    except StorageError as exc:
+        print(f"assist: error: {exc}", file=sys.stderr)
+        return 2
+    for problem in report.problems:
+        print(f"  - {problem}", file=sys.stderr)
+    print(report.summary())
+    return 1 if report.problems else 0
+
+
 def add_review_commands(sub: Any) -> None:
     review = sub.add_parser("review", help="review sessions of one or several journals (read-only)")
     review.add_argument("--db", action="append", help="a journal file (repeat for several; default: this PC's)")
@@ -61,3 +76,8 @@ def add_review_commands(sub: Any) -> None:
     review.add_argument("--screenshot", help="save a PNG of the window (with the newest session replayed)")
     review.add_argument("--search", help="also run this full-text search before the screenshot")
     review.set_defaults(func=cmd_review)
+    merge = sub.add_parser("merge", help="merge journals (bundles from agents' PCs) into an archive, each session "
+                           "once")
+    merge.add_argument("--into", required=True, help="the archive journal (created when missing)")
+    merge.add_argument("journals", nargs="+", help="journal files to merge in (read only)")
+    merge.set_defaults(func=cmd_merge)
