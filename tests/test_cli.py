@@ -95,12 +95,28 @@ def test_eval_csv_with_wrong_columns(tmp_path):
     assert "needs columns" in result.stderr
 
 
-def test_train_quick_writes_a_loadable_model(tmp_path):
+def test_train_quick_writes_a_loadable_model_and_learns_from_corrections(tmp_path, engines):
+    from assist.pipeline.controller import SessionController
+    from assist.storage import Journal
+    from assist.storage.annotations import AnnotationStore
+
+    journal = tmp_path / "journal.sqlite3"
+    writer = Journal(journal)
+    controller = SessionController(engines, journal=writer)
+    controller.start_session("dana")
+    turns = [controller.submit("customer", text).message.id for text in
+             ("well that is just great, another week of waiting", "ok fine whatever, send the form")]
+    assert writer.flush(30) and writer.close()
+    store = AnnotationStore(journal, "maria")
+    store.annotate(turns[0], "emotion", "anger")  # sarcasm the model read as joy
+    store.annotate(turns[1], "intent", "get_refund")
     out = tmp_path / "text"
-    result = run_assist("train", "text", "--quick", "--out", str(out), "--set", "context_turns=1", timeout=600)
+    result = run_assist("train", "text", "--quick", "--out", str(out), "--set", "context_turns=1",
+                        "--set", "annotation_repeat=3", "--with-annotations", str(journal), timeout=600)
     assert result.returncode == 0, result.stderr
+    assert "2 corrected turns from" in result.stderr
     summary = json.loads(result.stdout)
-    assert summary["train_examples"]["meld"] > 0
+    assert summary["train_examples"]["meld"] > 0 and summary["train_examples"]["annotation"] == 6
     assert json.loads((out / "config.json").read_text())["context_turns"] == 1
     analyzed = run_assist("analyze", "--text", "I love it", "--model-dir", str(out))
     assert analyzed.returncode == 0, analyzed.stderr

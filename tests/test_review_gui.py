@@ -82,10 +82,7 @@ def test_search_marks_the_words_and_a_hit_opens_its_turn(qtbot, panel, journal_p
 
 def test_several_journals_list_each_session_once_and_a_damaged_one_is_named(qtbot, journal_path, tmp_path):  # noqa: F811
     path, ids = journal_path
-    copy = tmp_path / "bundle.sqlite3"
-    conn = sqlite3.connect(path)
-    conn.execute(f"VACUUM INTO '{copy}'")
-    conn.close()
+    copy = _copy(path, tmp_path, "bundle.sqlite3")
     conn = sqlite3.connect(copy)  # another agent's PC: one more session of its own
     conn.execute("INSERT INTO sessions (id, started_at, agent, source, redaction_enabled) "
                  "VALUES ('other-pc', 1.0, 'maria', 'chat', 1)")
@@ -116,8 +113,8 @@ def test_assist_review_opens_and_saves_a_screenshot(journal_path, tmp_path):  # 
     assert shot.stat().st_size > 10_000 and "3 sessions in 1 journal" in out.stdout
 
 
-def _copy(path: Path, tmp_path: Path) -> Path:
-    copy = tmp_path / "journal.sqlite3"
+def _copy(path: Path, tmp_path: Path, name: str = "journal.sqlite3") -> Path:
+    copy = tmp_path / name
     conn = sqlite3.connect(path)
     conn.execute(f"VACUUM INTO '{copy}'")
     conn.close()
@@ -223,3 +220,32 @@ def test_a_screenshot_of_the_review_window_under_xvfb(journal_path, tmp_path):  
     assert image.width() >= 1000 and image.height() >= 600
     colours = {image.pixelColor(x, y).name() for x in range(0, image.width(), 37) for y in range(0, image.height(), 29)}
     assert len(colours) > 8  # a drawn window (table, chart lines, transcript), not a blank frame
+
+
+def test_a_supervisor_s_whole_review(qtbot, journal_path, tmp_path, monkeypatch):  # noqa: F811
+    """The issue's flow in one go: filter, search, open a replay, annotate, export the report and check it."""
+    path, ids = journal_path
+    copy = _copy(path, tmp_path)
+    panel = ReviewPanel([copy])
+    qtbot.addWidget(panel)
+    try:
+        panel.angry.setChecked(True)  # 1. filter: the angry sessions
+        assert [r.summary.id for r in panel.rows] == [ids["dana"][0]]
+        panel.search_box.setText("lawyer")  # 2. search, open the hit's turn
+        panel.search()
+        panel._open_hit(QUrl("hit:0"))
+        assert panel.replay.replay.summary.id == ids["dana"][0] and panel.replay.current_turn == 1
+        panel.replay._link(QUrl("annotate:2"))  # 3. annotate that turn (the third event: the 2nd customer turn)
+        bar = panel.replay.annotation
+        bar.author.setText("maria")
+        bar.intent.setCurrentText("delete_account")
+        bar.comment.setText("Threatens to leave: escalate to retention")
+        with qtbot.waitSignal(panel.replay.annotated, timeout=3000):
+            assert bar.save()
+        monkeypatch.setattr(panel, "_ask_save_path", lambda *a: str(tmp_path / "report.html"))
+        report = panel.export_report()  # 4. export the session as a report
+        html_text = report.read_text(encoding="utf-8")
+        assert "dana" in html_text and "lawyer" in html_text and "<svg" in html_text
+        assert "Escalations" in html_text or "escalation" in html_text.lower()
+    finally:
+        panel.shutdown()

@@ -143,8 +143,18 @@ def cmd_train_text(args: argparse.Namespace) -> int:
         return _fail(problem)
     if args.quick:
         opts.epochs, opts.meld_limit, opts.goemotions_limit, opts.bitext_limit = 1, 300, 300, 300
+    extra = None
+    if args.with_annotations:
+        from assist.app.cli_annotations import annotated_examples
+
+        try:
+            extra = annotated_examples(Path(args.with_annotations))
+        except (OSError, ValueError) as exc:
+            return _fail(str(exc))
+        print(f"{len(extra)} corrected turns from {args.with_annotations}, each seen {opts.annotation_repeat} "
+              "times an epoch", file=sys.stderr)
     return _run_training("train text", lambda state: train_text(
-        Path(args.data or default_data_dir()), Path(args.out or default_model_dir()), opts, state))
+        Path(args.data or default_data_dir()), Path(args.out or default_model_dir()), opts, state, extra))
 
 
 def cmd_eval_text(args: argparse.Namespace) -> int:
@@ -308,6 +318,8 @@ def build_parser() -> argparse.ArgumentParser:
                             help="override a recipe option, e.g. --set context_turns=2 (repeatable)")
     train_text.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     train_text.add_argument("--quick", action="store_true", help="tiny run to check the setup")
+    train_text.add_argument("--with-annotations", metavar="JOURNAL",
+                            help="also learn from supervisors' corrections in this journal (assist annotate)")
     train_text.set_defaults(func=cmd_train_text)
 
     train_fusion = train.add_parser("fusion", help="multimodal fusion model (text, context, voice, screen)")

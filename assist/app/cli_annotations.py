@@ -198,6 +198,29 @@ def _eval_group(sub: Any) -> Any:
     raise RuntimeError("the eval command has no subcommands")
 
 
+def annotated_examples(journal: Path) -> list:
+    """The corrected customer turns of a journal as training examples (source "annotation"): the latest corrected
+    emotion and/or intent of each turn. Raises ValueError (in words) when the journal cannot be read."""
+    from assist.domain import EKMAN_EMOTIONS
+    from assist.inference.labels import INTENTS
+    from assist.inference.training.data import TextExample
+    from assist.storage import StorageError
+    from assist.storage.annotations import AnnotationStore
+
+    try:
+        turns = AnnotationStore(journal).labelled_turns()
+    except StorageError as exc:
+        raise ValueError(str(exc)) from exc
+    examples = []
+    for turn in turns:
+        emotion = EKMAN_EMOTIONS.index(turn.emotion) if turn.emotion in EKMAN_EMOTIONS else None
+        intent = INTENTS.index(turn.intent) if turn.intent in INTENTS else None
+        if turn.text and (emotion is not None or intent is not None):
+            examples.append(TextExample(turn.text, "annotation", emotions=(emotion,) if emotion is not None else (),
+                                        intent=intent))
+    return examples
+
+
 def add_annotation_commands(sub: Any, ev: Any = None) -> None:
     """``annotate`` and ``annotations list`` on ``sub``; ``eval annotated`` on ``ev`` (found in ``sub`` when
     not given)."""

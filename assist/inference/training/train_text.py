@@ -52,6 +52,7 @@ class TrainOptions:
     refund_paraphrase: float = 0.5  # share of get_refund utterances also trained as "my money back" paraphrases
     split_layer: int = SPLIT_LAYER
     device: str = "auto"
+    annotation_repeat: int = 5  # supervisors' corrected turns (train_text's ``extra``) seen this many times an epoch
 
 
 @dataclass
@@ -133,7 +134,7 @@ def batch_loss(logits: dict[str, Any], batch: list[CachedExample], opts: TrainOp
     total = torch.zeros((), device=device)
     # MELD trains the conversation emotion head, GoEmotions its own head (their labels differ in meaning)
     for head, source, weight in (("emotion", "meld", 1.0), ("emotion_goemotions", "goemotions", opts.goemotions_weight),
-                                 ("emotion", "bitext-augmented", opts.weak_label_weight)):
+                                 ("emotion", "bitext-augmented", opts.weak_label_weight), ("emotion", "annotation", 1.0)):
         emo_rows = [i for i, c in enumerate(batch) if c.example.emotions and c.example.source == source]
         if not emo_rows:
             continue
@@ -195,8 +196,13 @@ def _mean(states: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def train_text(data_dir: Path, out_dir: Path, opts: TrainOptions | None = None,
-               state: ProgressState | None = None) -> dict[str, Any]:
-    """Train and save the text model; returns a summary (selection scores, sizes, seconds)."""
+               state: ProgressState | None = None, extra: list[TextExample] | None = None) -> dict[str, Any]:
+    """Train and save the text model; returns a summary (selection scores, sizes, seconds).
+
+    ``extra``: more labelled turns, e.g. supervisors' corrections of the app's own customer turns (source
+    "annotation": emotion for the conversation head, intent), repeated ``opts.annotation_repeat`` times, so the
+    heads adapt to this team's customers (on-prem learning from corrections).
+    """
     import time
 
     import torch
@@ -220,6 +226,7 @@ def train_text(data_dir: Path, out_dir: Path, opts: TrainOptions | None = None,
     train = (meld_train + _sample(load_goemotions(data_dir, "train"), opts.goemotions_limit, rng)
              + bitext_train + augment_intents(bitext_train, rng, opts.intent_augment)
              + paraphrase_refunds(bitext_train, rng, opts.refund_paraphrase))
+    train += list(extra or []) * max(1, opts.annotation_repeat)
     valid = meld_valid + _sample(bitext["dev"], 1000, rng)
 
     encoder = SplitMiniLM(None, device, split=opts.split_layer)
@@ -282,7 +289,8 @@ def train_text(data_dir: Path, out_dir: Path, opts: TrainOptions | None = None,
                            "goemotions": sum(c.example.source == "goemotions" for c in cached_train),
                            "bitext": sum(c.example.source == "bitext" for c in cached_train),
                            "bitext_augmented": sum(c.example.source == "bitext-augmented" for c in cached_train),
-                           "bitext_paraphrased": sum(c.example.source == "bitext-paraphrased" for c in cached_train)},
+                           "bitext_paraphrased": sum(c.example.source == "bitext-paraphrased" for c in cached_train),
+                           "annotation": sum(c.example.source == "annotation" for c in cached_train)},
         "selection_history": history,
         "train_seconds": round(time.time() - began, 1),
         "train_device": device,
