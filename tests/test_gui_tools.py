@@ -98,3 +98,12 @@ def test_a_macro_added_in_the_dialog_is_ranked_from_the_next_message(qtbot, tool
     (insight,) = send(qtbot, window, worker, Role.CUSTOMER, "what is your warranty on electronics, can I claim it?")
     assert any(s.source_title == "Warranty" for s in insight.suggestions)
     dialog.close()
+
+
+def test_about_shows_the_one_version_and_the_loaded_models(qtbot, tool_parts):
+    from assist import __version__
+
+    window, _, _ = tool_parts
+    box = window.show_about()
+    assert f"Assist {__version__}" in box.text() and "text-" in box.text() and "articles" in box.text()
+    box.close()

@@ -264,6 +264,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     parser = argparse.ArgumentParser(prog="assist", description="Offline multimodal agent assist.")
     parser.add_argument("-v", "--verbose", action="store_true")
+    from assist._version import __version__
+
+    parser.add_argument("--version", action="version", version=f"assist {__version__}")
+    parser.add_argument("--self-test", action="store_true",
+                        help="check this installation (libraries, every model, OCR, speech, the window); JSON report")
+    parser.add_argument("--report", help="where --self-test writes its JSON report (default ./assist-self-test.json)")
     sub = parser.add_subparsers(dest="command")
 
     def gui_options(p: argparse.ArgumentParser) -> None:
@@ -376,6 +382,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if args.self_test:
+        from assist.app.self_test import run_self_test
+
+        return run_self_test(args.report)
     if args.command is None:
         args = parser.parse_args(["run", *(argv or sys.argv[1:])])
     if args.command in ("run", "demo"):

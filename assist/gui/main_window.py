@@ -153,9 +153,14 @@ class MainWindow(QMainWindow):
         self.end_action.triggered.connect(self.end_requested)
         toolbar.addAction(self.start_action)
         toolbar.addAction(self.end_action)
+        self.about_action = QAction("About", self, shortcut=QKeySequence("F1"))
+        self.about_action.setToolTip("Version, models and where they run (F1)")
+        self.about_action.triggered.connect(self.show_about)
+        self.ready_info: dict = {}
         self.capture = CaptureActions(self, toolbar)
         self.capture.problem.connect(self.show_error)
         self.tools = KnowledgeTools(self, toolbar, self.left_tabs, self.suggestions)
+        toolbar.addAction(self.about_action)
         self.setAcceptDrops(True)
         self.session_label = QLabel()
         toolbar.addSeparator()
@@ -335,8 +340,14 @@ class MainWindow(QMainWindow):
         self.load_progress.setValue(int(fraction * 100))
         self.model_status.setText(f"Model: {message}…")
 
+    def show_about(self) -> object:
+        from assist.gui.about import show_about
+
+        return show_about(self, self.ready_info)
+
     def on_ready(self, info: dict) -> None:
         self.model_ready = True
+        self.ready_info = info
         self.load_progress.hide()
         seconds = sum(info.get("load_seconds", {}).values())
         self.model_status.setText(f"Model: ready ({info['versions'].get('text', '?')}, loaded in {seconds:.1f} s)")

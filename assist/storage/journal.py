@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from importlib import metadata
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -22,10 +21,9 @@ from assist.storage.writer import JournalWriter
 
 
 def _installed_version() -> str:
-    try:
-        return metadata.version("assist")
-    except metadata.PackageNotFoundError:
-        return ""
+    from assist._version import __version__
+
+    return __version__
 
 
 class Journal:
