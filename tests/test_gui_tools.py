@@ -107,3 +107,13 @@ def test_about_shows_the_one_version_and_the_loaded_models(qtbot, tool_parts):
     box = window.show_about()
     assert f"Assist {__version__}" in box.text() and "text-" in box.text() and "articles" in box.text()
     box.close()
+
+
+def test_settings_shows_the_models_and_verifies_them(qtbot, tool_parts):
+    window, _, _ = tool_parts
+    window.settings_action.trigger()
+    dialog = window.settings_dialog
+    page = dialog.models
+    names = {page.table.item(r, 0).text() for r in range(page.table.rowCount())}
+    assert {"text", "voice", "fusion", "asr-whisper-tiny.en", "ocr-ppocr"} <= names
+    dialog.close()

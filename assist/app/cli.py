@@ -258,6 +258,7 @@ def build_parser() -> argparse.ArgumentParser:
     from assist.app.cli_export import add_export_commands
     from assist.app.cli_kb import add_kb_commands
     from assist.app.cli_macros import add_macro_commands
+    from assist.app.cli_models import add_model_commands
     from assist.app.cli_privacy import add_privacy_commands
     from assist.app.cli_replies import add_reply_commands
     from assist.app.cli_review import add_review_commands
@@ -372,6 +373,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_kb_commands(sub)
     add_macro_commands(sub)
+    add_model_commands(sub)
     add_privacy_commands(sub)
     add_review_commands(sub)
     return parser

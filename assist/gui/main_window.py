@@ -160,6 +160,9 @@ class MainWindow(QMainWindow):
         self.capture = CaptureActions(self, toolbar)
         self.capture.problem.connect(self.show_error)
         self.tools = KnowledgeTools(self, toolbar, self.left_tabs, self.suggestions)
+        from assist.gui.settings_dialog import install_settings_action
+
+        self.settings_action = install_settings_action(self, toolbar)
         toolbar.addAction(self.about_action)
         self.setAcceptDrops(True)
         self.session_label = QLabel()
@@ -308,9 +311,11 @@ class MainWindow(QMainWindow):
 
     def closeEvent(self, event) -> None:  # noqa: N802 - Qt's name
         self.tools.shutdown()  # a running KB import is cancelled and waited for
-        review = getattr(self, "review_panel", None)
+        review, settings = getattr(self, "review_panel", None), getattr(self, "settings_dialog", None)
         if review is not None:
-            review.shutdown()
+            review.shutdown()  # closes its read-only journal connections, stops a playing call
+        if settings is not None:
+            settings.close()  # stops a running model check
         super().closeEvent(event)
 
     def on_status(self, text: str) -> None:
