@@ -43,11 +43,12 @@ def cuda_problem() -> str:
     with contextlib.suppress(Exception), contextlib.redirect_stdout(io.StringIO()):
         ort.preload_dlls()  # CUDA/cuDNN from the nvidia-* wheels, when installed
     provider_lib = Path(ort.__file__).parent / "capi" / "libonnxruntime_providers_cuda.so"
-    if provider_lib.exists():
-        try:
-            ctypes.CDLL(str(provider_lib))
-        except OSError as exc:
-            return f"CUDA libraries missing: {exc}"
+    if not provider_lib.exists():  # the CPU bundle of Assist leaves the 280 MB provider out
+        return "this build of Assist has no CUDA provider (install the GPU build)"
+    try:
+        ctypes.CDLL(str(provider_lib))
+    except OSError as exc:
+        return f"CUDA libraries missing: {exc}"
     return ""
 
 
