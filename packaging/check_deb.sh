@@ -21,6 +21,7 @@ t0=$(date +%s.%N)
   > "$OUT/demo.log" 2>&1
 t1=$(date +%s.%N)
 grep -q "Demo finished" "$OUT/demo.log"
+grep -h "startup:" "$OUT/demo.log" | sed 's/.*startup: /installed app: /' || true
 echo "installed demo (launch, load, play, screenshot): $(echo "$t1 - $t0" | bc) s"
 # removal: every file the package installed is gone; user data (the HOME used above) is kept
 DEBIAN_FRONTEND=noninteractive apt-get remove -y -qq assist >/dev/null

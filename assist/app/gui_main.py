@@ -7,6 +7,7 @@ import logging
 import os
 import statistics
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,19 @@ def open_journal(db: str | None, redaction: bool, on_error: Any) -> tuple[Any, s
     except StorageError as exc:
         return None, f"{exc} Sessions are NOT being recorded; restart with --db PATH to choose another file."
     return journal, ""
+
+
+_IMPORTED = time.monotonic()
+
+
+def since_launch() -> float:
+    """Seconds since this process started (from /proc on Linux; else since this module was imported)."""
+    try:
+        ticks = int(Path("/proc/self/stat").read_text().rsplit(")", 1)[1].split()[19])
+        uptime = float(Path("/proc/uptime").read_text().split()[0])
+        return uptime - ticks / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError, AttributeError):
+        return time.monotonic() - _IMPORTED
 
 
 def apply_retention_at_start(db: str | None, days: float | None) -> str:
@@ -43,6 +57,7 @@ def apply_retention_at_start(db: str | None, days: float | None) -> str:
 def run_gui(args: argparse.Namespace) -> int:
     if getattr(args, "offscreen", False):
         os.environ["QT_QPA_PLATFORM"] = "offscreen"
+    from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QApplication
 
     from assist.app.settings import apply_settings, load_settings
@@ -104,6 +119,9 @@ def run_gui(args: argparse.Namespace) -> int:
     _choose_devices(args, window)
     _start_feeds(args, window, worker)
     window.show()
+    QTimer.singleShot(0, lambda: log.info("startup: window shown %.2f s after launch", since_launch()))
+    # logging only (runs in the worker's thread): the installers' start-up targets, read by packaging/check_deb.sh
+    worker.ready.connect(lambda info: log.info("startup: models ready %.2f s after launch", since_launch()))
     thread.start()
     try:
         result = app.exec()
