@@ -12,7 +12,9 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 # the user's data folder (journal, reply bank, screenshots) is a scratch folder in tests. Not the config folder:
 # without XDG_RUNTIME_DIR, PulseAudio clients find the server through ~/.config/pulse, which the live-audio
 # tests need; tests that touch config (chat-feed token, settings) pass their own folders.
-os.environ["XDG_DATA_HOME"] = os.path.join(__import__("tempfile").mkdtemp(prefix="assist-tests-"), "data")
+_SCRATCH = __import__("tempfile").mkdtemp(prefix="assist-tests-")
+os.environ["XDG_DATA_HOME"] = os.path.join(_SCRATCH, "data")
+os.environ["XDG_STATE_HOME"] = os.path.join(_SCRATCH, "state")  # the app's log files
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 REPO = Path(__file__).resolve().parents[1]

@@ -49,3 +49,24 @@ def test_a_failing_check_fails_the_self_test_in_words(tmp_path, monkeypatch, cap
     failed = {c["check"] for c in data["checks"] if not c["ok"]}
     assert not data["ok"] and "speech recognition transcribes the shipped clip" in failed
     assert "OCR reads an image it draws" not in failed  # one broken part does not take the others down
+
+
+def test_the_app_logs_to_a_rotating_file_in_the_user_log_folder(tmp_path, monkeypatch):
+    import logging
+    from logging.handlers import RotatingFileHandler
+
+    from assist.app.cli import LOG_BYTES, LOG_FILES, add_log_file
+
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    path = add_log_file()
+    root = logging.getLogger()
+    handler = next(h for h in root.handlers if isinstance(h, RotatingFileHandler) and h.baseFilename == str(path))
+    try:
+        assert str(path).startswith(str(tmp_path)) and handler.maxBytes == LOG_BYTES and handler.backupCount == LOG_FILES
+        logging.getLogger("assist").warning("a line for the support engineer")
+        handler.flush()
+        assert "a line for the support engineer" in path.read_text(encoding="utf-8")
+    finally:
+        root.removeHandler(handler)
+        handler.close()

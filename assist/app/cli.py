@@ -379,11 +379,36 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+LOG_BYTES, LOG_FILES = 2_000_000, 5
+
+
+def add_log_file() -> Path | None:
+    """Also log to ``assist.log`` in the per-user log folder (platformdirs), rotated at 2 MB, 5 files kept, so a
+    support engineer can read what happened; None (said on stderr) when the folder cannot be written."""
+    from logging.handlers import RotatingFileHandler
+
+    import platformdirs
+
+    folder = Path(platformdirs.user_log_dir("Assist", "Assist"))
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        handler = RotatingFileHandler(folder / "assist.log", maxBytes=LOG_BYTES, backupCount=LOG_FILES,
+                                      encoding="utf-8")
+    except OSError as exc:
+        logging.getLogger("assist").warning("no log file: %s", exc)
+        return None
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    logging.getLogger().addHandler(handler)
+    return folder / "assist.log"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if args.command in (None, "run", "demo", "review"):
+        add_log_file()
     if args.self_test:
         from assist.app.self_test import run_self_test
 
