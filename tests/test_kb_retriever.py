@@ -111,3 +111,18 @@ def test_a_corrupt_or_empty_user_kb_is_said_and_the_app_still_suggests(tmp_path)
         pass
     empty = load_engines(EngineConfig(kb_path=tmp_path / "empty.sqlite3"))
     assert any("is empty" in n and "Import" in n for n in empty.notes)
+
+
+def test_the_kb_description_is_counted_again_only_after_a_write(tmp_path, monkeypatch):
+    store = KnowledgeStore(tmp_path / "kb.sqlite3")
+    retriever = StoreRetriever(store)
+    assert retriever.describe() == "0 articles, 0 passages"
+    calls = []
+    real = store.stats
+    monkeypatch.setattr(store, "stats", lambda: calls.append(1) or real())
+    retriever.describe()
+    assert calls == []  # nothing written: the cached words serve every Insight
+    (tmp_path / "a.md").write_text("# Returns\n\nSend it back within 30 days.", encoding="utf-8")
+    assert store.import_path(tmp_path / "a.md").ok
+    assert retriever.describe() == "1 articles, 1 passages" and calls == [1]
+    store.close()

@@ -158,6 +158,7 @@ class KnowledgeStore:
         self._lock = threading.RLock()
         self._import_lock = threading.Lock()
         self._dense: _Dense | None = None
+        self.generation = 0  # bumped by every write of this store: what readers cache is stale once it moves
 
     def close(self) -> None:
         with self._lock:
@@ -313,6 +314,7 @@ class KnowledgeStore:
                 report.abort(f"writing {self.path} failed, nothing was changed: {exc}")
                 return
             self._dense = None
+            self.generation += 1
 
     # --- embeddings ------------------------------------------------------------------------------------
 
@@ -353,6 +355,7 @@ class KnowledgeStore:
                 self._conn.execute("ROLLBACK")
                 raise KnowledgeStoreError(f"Re-embedding {self.path} failed, nothing was changed: {exc}") from exc
             self._dense = None
+            self.generation += 1
         state.set_progress(1.0, f"re-embedded {len(done)} chunks")
         return len(done)
 
