@@ -348,7 +348,7 @@ def _verify(qtbot, page) -> list:
     thread_finished: list[bool] = []
     with qtbot.waitSignal(page.verify_finished, timeout=30000) as finished:
         assert page.start_verify()
-        worker = page._thread
+        worker = page._jobs.thread
         assert page.is_busy() and worker.isRunning() and not page.verify_button.isEnabled()
         assert not page.start_verify(), "one job at a time"
         page.verify_finished.connect(lambda _: thread_finished.append(worker.isFinished()))

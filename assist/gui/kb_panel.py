@@ -2,14 +2,15 @@
 import folders or files on a worker thread (progress, Cancel, the report in words).
 
 The store is thread-safe for one import alongside searches, so searches stay on the GUI thread (milliseconds);
-the import runs in :class:`ImportJob`, a QObject on its own QThread that only emits signals.
+the import runs as a :class:`assist.gui.jobs.Job` on its own thread, reporting through signals only.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
-from PySide6.QtCore import QEvent, QObject, Qt, QThread, QTimer, Signal, Slot
+from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal, Slot
 from PySide6.QtGui import QCloseEvent, QKeyEvent, QPalette, QTextBlock, QTextBlockFormat, QTextCursor, QTextDocument
 from PySide6.QtWidgets import (
     QFileDialog,
@@ -27,6 +28,7 @@ from PySide6.QtWidgets import (
 )
 
 from assist.domain import ProgressState
+from assist.gui.jobs import Job, JobRunner
 from assist.replies.kb_import import SUFFIXES
 from assist.replies.kb_store import Article, ChunkHit, ImportReport, KnowledgeStore
 from assist.replies.rank import tokenize
@@ -75,27 +77,18 @@ def hit_text(hit: ChunkHit, query: str) -> str:
     return f"{heading}\n{snippet(hit.text, query)}\n{where}"
 
 
-class ImportJob(QObject):
-    """Runs one ``store.import_path`` in its thread; reports progress and the ImportReport as signals only."""
+def import_work(store: KnowledgeStore, path: str) -> Callable[[ProgressState], ImportReport]:
+    """``store.import_path`` as a job: any failure becomes words in the report (the store rolled back)."""
 
-    progress = Signal(float, str)
-    done = Signal(object)  # ImportReport, also for an exception (ok False, the reason in problems)
-
-    def __init__(self, store: KnowledgeStore, path: str) -> None:
-        super().__init__()
-        self.store, self.path = store, path
-        self.state = ProgressState(self.progress.emit)
-        self.report: ImportReport | None = None
-
-    @Slot()
-    def run(self) -> None:
+    def work(state: ProgressState) -> ImportReport:
         try:
-            report = self.store.import_path(self.path, self.state)
-        except Exception as exc:  # noqa: BLE001 - any failure becomes words in the report; the store rolled back
-            report = ImportReport(self.path)
+            return store.import_path(path, state)
+        except Exception as exc:  # noqa: BLE001 - the report says it; the knowledge base is as it was
+            report = ImportReport(path)
             report.abort(f"the import stopped: {exc or exc.__class__.__name__}")
-        self.report = report
-        self.done.emit(report)
+            return report
+
+    return work
 
 
 class KnowledgePanel(QWidget):
@@ -108,8 +101,7 @@ class KnowledgePanel(QWidget):
     def __init__(self, store: KnowledgeStore | None, parent: QWidget | None = None, *, reason: str = "") -> None:
         super().__init__(parent)
         self._store: KnowledgeStore | None = None
-        self._thread: QThread | None = None
-        self._job: ImportJob | None = None
+        self._jobs = JobRunner("kb")
         self._searched: str | None = None  # the query the list shows; None = the article list
         self.current_article: str | None = None
         self.current_section: str | None = None
@@ -201,26 +193,19 @@ class KnowledgePanel(QWidget):
         return True
 
     def is_importing(self) -> bool:
-        return self._thread is not None
+        return self._jobs.running
 
     def import_path(self, path: str | Path) -> bool:
         """Start importing a folder or file in the background; False if one runs already, no store or no path."""
         if self._store is None or self.is_importing() or not str(path):
             return False
-        self._job = ImportJob(self._store, str(path))
-        self._thread = QThread()
-        self._thread.setObjectName("assist-kb-import")
-        self._job.moveToThread(self._thread)
-        self._thread.started.connect(self._job.run)
-        self._job.progress.connect(self._on_progress)
-        self._job.done.connect(self._on_done)
+        self._jobs.start(Job("import", import_work(self._store, str(path))), self._on_progress, self._on_done)
         self._show_busy(True, f"Importing {path}…")
-        self._thread.start()
         return True
 
     def cancel_import(self) -> None:
-        if self._job is not None:
-            self._job.state.cancel()
+        if self._jobs.running:
+            self._jobs.cancel()
             self.cancel_button.setEnabled(False)
             self.progress_label.setText("Cancelling… the knowledge base stays as it was.")
 
@@ -228,13 +213,10 @@ class KnowledgePanel(QWidget):
         """Cancel a running import and wait for its thread; True when no thread is left."""
         self.cancel_import()
         self._debounce.stop()
-        thread = self._thread
-        if thread is None:
-            return True
-        thread.quit()  # its event loop ends as soon as the job's run() returns
-        stopped = thread.wait(timeout_ms)
-        if stopped:
-            self._finish_thread()
+        running = self._jobs.running
+        stopped = self._jobs.shutdown(timeout_ms)
+        if stopped and running:
+            self._show_busy(False)
         return stopped
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt's name
@@ -371,17 +353,18 @@ class KnowledgePanel(QWidget):
     @Slot(float, str)
     def _on_progress(self, fraction: float, message: str) -> None:
         self.progress.setValue(round(fraction * 1000))
-        if self._job is not None and not self._job.state.is_cancelled():
+        if self._jobs.job is not None and not self._jobs.job.state.is_cancelled():
             self.progress_label.setText(message)
 
     @Slot(object)
-    def _on_done(self, report: ImportReport) -> None:
-        if self._job is None or report is not self._job.report:  # a job that shutdown() already waited for
+    def _on_done(self, job: Job) -> None:
+        if not self._jobs.is_current(job):  # a job that shutdown() already waited for
             return
-        if self._thread is not None:
-            self._thread.quit()  # run() has returned or is returning: the thread ends at once
-            self._thread.wait(10000)
-        self._finish_thread()
+        report = job.result if isinstance(job.result, ImportReport) else ImportReport(job.what)
+        if job.error:  # only if import_work itself failed: it turns the import's own errors into the report
+            report.abort(job.error)
+        self._jobs.finish()
+        self._show_busy(False)
         lines = [f"{Path(report.path).name or report.path}: {report.summary()}."]
         lines += [f"• {p}" for p in report.problems[:PROBLEMS_SHOWN]]
         if len(report.problems) > PROBLEMS_SHOWN:
@@ -392,13 +375,6 @@ class KnowledgePanel(QWidget):
         self.import_finished.emit(report)
         if report.ok and not report.cancelled:
             self.kb_changed.emit()
-
-    def _finish_thread(self) -> None:
-        for obj in (self._job, self._thread):
-            if obj is not None:
-                obj.deleteLater()
-        self._job = self._thread = None
-        self._show_busy(False)
 
     def _show_busy(self, busy: bool, message: str = "") -> None:
         self.progress.setValue(0)

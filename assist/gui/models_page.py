@@ -1,8 +1,8 @@
 """Settings > Models: every model Assist uses (version, licence, size, state), checked against the manifest.
 
 The table fills from the manifests with sizes only (a few ``stat`` calls). Verify (sha256 of every file), Add
-model… (a folder copy that may be gigabytes) and Remove run in :class:`ModelJob`, a QObject on its own QThread
-that only emits signals; a problem is shown as ⚠ with what is wrong and what to do, never raised.
+model… (a folder copy that may be gigabytes) and Remove run as a :class:`assist.gui.jobs.Job` on its own thread,
+reporting through signals only; a problem is shown as ⚠ with what is wrong and what to do, never raised.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from PySide6.QtCore import QObject, Qt, QThread, Signal, Slot
+from PySide6.QtCore import Qt, Signal, Slot
 from PySide6.QtGui import QCloseEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -28,6 +28,7 @@ from PySide6.QtWidgets import (
 )
 
 from assist.domain import ProgressState
+from assist.gui.jobs import Job, JobRunner
 from assist.inference.model_manifest import (
     SHIPPED_MANIFEST,
     USER,
@@ -48,30 +49,6 @@ NAME, VERSION, LICENCE, SIZE, STATUS = range(len(COLUMNS))
 OK, WARN = "✓", "⚠"
 
 
-class ModelJob(QObject):
-    """Runs one model-manager call (verify, add, remove) in its thread; reports through signals only."""
-
-    progress = Signal(float, str)
-    finished = Signal(object)  # this job, with ``result`` or ``error`` set
-
-    def __init__(self, what: str, work: Callable[[ProgressState], object]) -> None:
-        super().__init__()
-        self.what, self.work = what, work
-        self.state = ProgressState(self.progress.emit)
-        self.result: object = None
-        self.error = ""
-
-    @Slot()
-    def run(self) -> None:
-        try:
-            self.result = self.work(self.state)
-        except ManifestError as exc:
-            self.error = str(exc)
-        except Exception as exc:  # noqa: BLE001 - any failure becomes words on the page, never a crash
-            self.error = f"{self.what} failed: {exc or exc.__class__.__name__}"
-        self.finished.emit(self)
-
-
 class ModelsPage(QWidget):
     """The model table with Verify, Add model… and Remove (added models only). ``manifest_path``: tests."""
 
@@ -85,8 +62,7 @@ class ModelsPage(QWidget):
         self._manifest_path = Path(manifest_path) if manifest_path is not None else SHIPPED_MANIFEST
         self._entries: list[ModelEntry] = []
         self._checks: dict[str, Check] = {}
-        self._thread: QThread | None = None
-        self._job: ModelJob | None = None
+        self._jobs = JobRunner("models")
         self._build()
         self.refresh()
 
@@ -171,7 +147,7 @@ class ModelsPage(QWidget):
         self.summary.setText("\n".join(lines))
 
     def _update_buttons(self) -> None:
-        busy = self._thread is not None
+        busy = self._jobs.running
         entry = self.selected_entry()
         self.verify_button.setEnabled(not busy)
         self.add_button.setEnabled(not busy)
@@ -190,7 +166,7 @@ class ModelsPage(QWidget):
     # --- jobs on the worker thread ---------------------------------------------------------------------------
 
     def is_busy(self) -> bool:
-        return self._thread is not None
+        return self._jobs.running
 
     def start_verify(self) -> bool:
         entries = list(self._entries)
@@ -215,47 +191,28 @@ class ModelsPage(QWidget):
         return self._start("remove", f"Removing {name}…", lambda state: remove_model(name))
 
     def _start(self, what: str, busy_text: str, work: Callable[[ProgressState], object]) -> bool:
-        if self._thread is not None:
+        job = Job(what, work, lambda exc: str(exc) if isinstance(exc, ManifestError)
+                  else f"{what} failed: {exc or exc.__class__.__name__}")
+        if not self._jobs.start(job, self._on_progress, self._on_finished):
             return False
-        self._job = ModelJob(what, work)
-        self._thread = QThread()
-        self._thread.setObjectName(f"assist-models-{what}")
-        self._job.moveToThread(self._thread)
-        self._thread.started.connect(self._job.run)
-        self._job.progress.connect(self._on_progress)
-        self._job.finished.connect(self._on_finished)
         self.progress.setValue(0)
         self.progress.setVisible(True)
         self._say(busy_text)
-        self._thread.start()
         self._update_buttons()
         return True
 
     def shutdown(self, timeout_ms: int = 10000) -> bool:
         """Cancel a running job and wait for its thread; True when no thread is left."""
-        if self._job is not None:
-            self._job.state.cancel()
-        thread = self._thread
-        if thread is None:
-            return True
-        thread.quit()  # its event loop ends once the job's run() returns
-        stopped = thread.wait(timeout_ms)
+        stopped = self._jobs.shutdown(timeout_ms)
         if stopped:
-            self._finish_thread()
+            self._job_ended()
         return stopped
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt's name
         self.shutdown()
         super().closeEvent(event)
 
-    def _finish_thread(self) -> None:
-        if self._thread is not None:
-            self._thread.quit()
-            self._thread.wait(10000)
-        for obj in (self._job, self._thread):
-            if obj is not None:
-                obj.deleteLater()
-        self._job = self._thread = None
+    def _job_ended(self) -> None:
         self.progress.setVisible(False)
         self._update_buttons()
 
@@ -266,10 +223,11 @@ class ModelsPage(QWidget):
             self.progress.setFormat(f"{text} %p%")
 
     @Slot(object)
-    def _on_finished(self, job: ModelJob) -> None:
-        if job is not self._job:  # a job that shutdown() already waited for
+    def _on_finished(self, job: Job) -> None:
+        if not self._jobs.is_current(job):  # a job that shutdown() already waited for
             return
-        self._finish_thread()
+        self._jobs.finish()
+        self._job_ended()
         result = job.result
         if job.error:
             self._say(f"{WARN} {job.error}")
