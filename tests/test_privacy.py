@@ -160,3 +160,23 @@ def test_the_retention_setting_runs_at_start_up_and_a_problem_is_said(tmp_path):
     assert load_settings(settings) == ({"retention_days": 90, "llm": "none"}, "")
     settings.write_text('{"retention_days": true}', encoding="utf-8")
     assert load_settings(settings)[0] == {} and "retention_days" in load_settings(settings)[1]
+
+
+def test_retention_without_vacuum_still_wipes_the_deleted_text_from_the_file(tmp_path):
+    path = tmp_path / "journal.sqlite3"
+    journal = Journal(path)
+    old = Session(agent="agent-1", started_at=time.time() - 100 * 86400)
+    journal.start_session(old)
+    journal.record_message(ChatMessage(session_id=old.id, role=Role.CUSTOMER, text="zanzibar-marmalade-17 complaint"))
+    kept = Session(agent="agent-1")
+    journal.start_session(kept)
+    journal.record_message(ChatMessage(session_id=kept.id, role=Role.CUSTOMER, text="a recent question"))
+    assert journal.flush(30)
+    journal.close()
+    assert b"zanzibar-marmalade-17" in path.read_bytes()
+    report = apply_retention(path, days=30, vacuum=False)
+    assert report.sessions_deleted == 1
+    raw = path.read_bytes() + (path.with_name(path.name + "-wal").read_bytes()
+                               if path.with_name(path.name + "-wal").exists() else b"")
+    assert b"zanzibar" not in raw and b"marmalade" not in raw  # overwritten (text and index), not just unlinked
+    assert b"a recent question" in raw

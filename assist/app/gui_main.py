@@ -47,7 +47,8 @@ def apply_retention_at_start(db: str | None, days: float | None) -> str:
     from assist.storage.privacy import apply_retention
 
     try:
-        report = apply_retention(Path(db) if db else default_journal_path(), float(days))
+        # no VACUUM at start-up: secure_delete already wiped the text; rewriting a big journal would delay the window
+        report = apply_retention(Path(db) if db else default_journal_path(), float(days), vacuum=False)
     except (StorageError, ValueError) as exc:
         return f"The retention policy could not be applied: {exc}"
     log.info("retention: %s", report.summary())

@@ -113,8 +113,13 @@ def session_folder(journal: Path, session_id: str) -> Path:
     return journal.parent / "sessions" / session_id
 
 
-def apply_retention(path: str | Path, days: float, now: float | None = None) -> RetentionReport:
-    """Delete sessions that started more than ``days`` ago, their rows and files, then VACUUM."""
+def apply_retention(path: str | Path, days: float, now: float | None = None, vacuum: bool = True) -> RetentionReport:
+    """Delete sessions that started more than ``days`` ago, their rows and files; then VACUUM to give the space back.
+
+    The delete runs with ``secure_delete`` on, so the deleted text is overwritten in the file whether or not a VACUUM
+    follows: at start-up (``vacuum=False``) the app does not spend seconds rewriting a big journal for the privacy
+    it already has; ``assist privacy retention`` also reclaims the space.
+    """
     if days <= 0:
         raise ValueError("the retention period must be more than 0 days")
     path = Path(path).expanduser()
@@ -125,6 +130,7 @@ def apply_retention(path: str | Path, days: float, now: float | None = None) -> 
     cutoff = (now if now is not None else time.time()) - days * DAY_S
     conn, _ = open_writer(path)
     try:
+        conn.execute("PRAGMA secure_delete = ON")  # freed pages are zeroed: deleted text leaves the file
         conn.execute("BEGIN IMMEDIATE")
         old = [r[0] for r in conn.execute("SELECT id FROM sessions WHERE started_at < ?", (cutoff,))]
         for start in range(0, len(old), 500):
@@ -134,11 +140,14 @@ def apply_retention(path: str | Path, days: float, now: float | None = None) -> 
                 report.rows_deleted += conn.execute(f"DELETE FROM {table} WHERE session_id IN ({marks})", part).rowcount
             conn.execute(f"DELETE FROM session_stats WHERE session_id IN ({marks})", part)  # derived figures
             report.rows_deleted += conn.execute(f"DELETE FROM sessions WHERE id IN ({marks})", part).rowcount
+        if old:  # FTS5 keeps a deleted row's words in its index segments until they are merged: merge them now
+            conn.execute("INSERT INTO events_fts(events_fts) VALUES ('optimize')")
         conn.execute("COMMIT")
         report.sessions_deleted = len(old)
         if old:
-            conn.execute("VACUUM")
-            conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            if vacuum:
+                conn.execute("VACUUM")
+            conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # the deleted pages' old copies leave the log too
     except (sqlite3.Error, OSError) as exc:
         if conn.in_transaction:
             conn.execute("ROLLBACK")
