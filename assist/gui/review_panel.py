@@ -118,7 +118,9 @@ class ReviewPanel(QWidget):
         self._timer.timeout.connect(self.search)
         self.search_box.textChanged.connect(lambda _: self._timer.start())
         self.search_box.returnPressed.connect(self.search)
-        self.agent.textChanged.connect(lambda _: self._timer.start())
+        self._agent_timer = QTimer(self, singleShot=True, interval=DEBOUNCE_MS)  # typing an agent re-lists only
+        self._agent_timer.timeout.connect(self.refresh_list)
+        self.agent.textChanged.connect(lambda _: self._agent_timer.start())
         for box in (self.escalated, self.angry, self.low_use, self.long):
             box.toggled.connect(self.refresh_list)
         self.period.currentIndexChanged.connect(self.refresh_list)
@@ -207,8 +209,7 @@ class ReviewPanel(QWidget):
 
     # ----- search
     def search(self) -> None:
-        """Search the text when there is a query (hits above the list); re-filter the list by agent in any case."""
-        self.refresh_list()
+        """Search the text (hits above the list); the list itself is not read again for a new query."""
         query = self.search_box.text().strip()
         if not query or self.source is None:
             self.hits.hide()
