@@ -218,7 +218,7 @@ def main() -> None:
             f"(max {result['search_ms']['max']} ms) |",
             f"| session replay opens (events, Insights + suggestions, feedback), 30 sessions, p95 | <= 500 ms | "
             f"{result['replay_ms']['p95']} ms |",
-            "| the review window, offscreen, max of 3: opens with 500 rows drawn / replays / searches and re-lists / "
+            "| the review window, offscreen, max of 3: opens with 500 rows drawn / replays / searches / "
             f"filters / sorts | — | {result['window_open_ms']['max']} / {result['window_replay_ms']['max']} / "
             f"{result['window_search_ms']['max']} / {result['window_filter_ms']['max']} / "
             f"{result['window_sort_ms']['max']} ms |",
