@@ -249,3 +249,20 @@ def test_a_supervisor_s_whole_review(qtbot, journal_path, tmp_path, monkeypatch)
         assert "Escalations" in html_text or "escalation" in html_text.lower()
     finally:
         panel.shutdown()
+
+
+def test_a_truncated_journal_is_said_in_words_and_the_window_stays(qtbot, journal_path, tmp_path):  # noqa: F811
+    path, _ = journal_path
+    cut = _copy(path, tmp_path, "cut.sqlite3")
+    data = cut.read_bytes()
+    cut.write_bytes(data[: len(data) // 3])  # a copy that stopped a third of the way
+    panel = ReviewPanel([cut])
+    qtbot.addWidget(panel)
+    try:
+        text = panel.status.text()
+        assert panel.rows == [] and panel.table.rowCount() == 0
+        assert "cut.sqlite3 is damaged" in text and "has not changed or deleted it" in text, text
+        panel.search_box.setText("money")
+        panel.search()  # searching a damaged file says so instead of raising
+    finally:
+        panel.shutdown()
