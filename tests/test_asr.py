@@ -210,6 +210,18 @@ def test_incomplete_folder_and_missing_runtime_fall_back(tmp_path: Path, monkeyp
     assert wer("he was not an ill disposed young man", engine.transcribe(read_wav16(SHORT)).text) < 0.6
 
 
+def test_no_recogniser_at_all_is_said_in_words(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The default bundle has no PocketSphinx: when Whisper cannot load either, the error names both, and a
+    frozen app says the fallback is not part of its build rather than asking for pip."""
+    monkeypatch.setitem(sys.modules, "ctranslate2", None)
+    monkeypatch.setitem(sys.modules, "pocketsphinx", None)
+    with pytest.raises(ModelUnavailable, match=r"No speech recogniser.*ctranslate2.*pip install pocketsphinx"):
+        load_asr()
+    monkeypatch.setattr(sys, "frozen", True, raising=False)
+    with pytest.raises(ModelUnavailable, match="PocketSphinx, the fallback recogniser, is not part of this build"):
+        load_asr()
+
+
 def test_missing_folder_is_a_clear_error(tmp_path: Path) -> None:
     missing = tmp_path / "no-such-model"
     with pytest.raises(ModelUnavailable, match="does not exist"):

@@ -90,3 +90,75 @@ def test_a_cpu_bundle_without_the_cuda_provider_says_so(monkeypatch, tmp_path):
         assert runtime.onnx_providers() == [runtime.CPU]
     finally:
         runtime.cuda_problem.cache_clear()
+
+
+def test_the_lean_bundle_choices_are_in_the_spec():
+    spec = (REPO / "packaging" / "assist.spec").read_text()
+    assert "quantize_folder" in spec and "sha256_file" in spec  # Whisper as int8, and the bundle's manifest says so
+    assert '"pocketsphinx"]' in spec and "strip_bundle" in spec and "strip=True" not in spec.replace("not strip=True", "")
+    assert "nvidia" in spec and "preload_dlls" in (REPO / "packaging" / "entry.py").read_text()
+
+
+def _copy_package_with_debug_info(tmp_path: Path) -> Path:
+    """A real wheel's extension module that carries debug info (markupsafe's), in a package folder of its own."""
+    markupsafe = pytest.importorskip("markupsafe")
+    source = Path(markupsafe.__file__).parent
+    target = tmp_path / "site" / "markupsafe"
+    shutil.copytree(source, target)
+    return next(target.glob("_speedups*.so"))
+
+
+@pytest.mark.skipif(shutil.which("strip") is None or shutil.which("readelf") is None, reason="binutils missing")
+def test_strip_bundle_drops_debug_info_and_the_library_still_loads(tmp_path):
+    sys.path.insert(0, str(REPO / "packaging"))
+    try:
+        import strip_bundle
+    finally:
+        sys.path.remove(str(REPO / "packaging"))
+    library = _copy_package_with_debug_info(tmp_path)
+    sections = subprocess.run(["readelf", "-S", "-W", str(library)], capture_output=True, text=True).stdout
+    if ".symtab" not in sections and ".debug_" not in sections:
+        pytest.skip("this markupsafe build is already stripped")
+    size = library.stat().st_size
+    before, after, kept = strip_bundle.strip_bundle(tmp_path / "site")
+    assert kept == [] and before == size and after == library.stat().st_size < size
+    assert strip_bundle.segments_ok(library)
+    load = subprocess.run([sys.executable, "-c", "import markupsafe._speedups as s; print(s.__file__)"],
+                          env={"PYTHONPATH": str(tmp_path / "site"), "PATH": "/usr/bin:/bin"},
+                          capture_output=True, text=True, timeout=60)
+    assert load.returncode == 0 and str(tmp_path) in load.stdout, load.stderr
+
+
+def test_strip_bundle_keeps_a_library_it_would_break(tmp_path, monkeypatch):
+    """A load segment whose offset and address disagree is what glibc refuses ("not page-aligned", what
+    PyInstaller's strip=True did to numpy's OpenBLAS): the check sees it, and a stripped copy that fails it is
+    never kept."""
+    import struct
+
+    sys.path.insert(0, str(REPO / "packaging"))
+    try:
+        import strip_bundle
+    finally:
+        sys.path.remove(str(REPO / "packaging"))
+    library = _copy_package_with_debug_info(tmp_path)
+    assert strip_bundle.segments_ok(library)
+    damaged = tmp_path / "damaged.so"
+    data = bytearray(library.read_bytes())
+    phoff = struct.unpack_from("<Q", data, 0x20)[0]
+    phentsize, phnum = struct.unpack_from("<HH", data, 0x36)
+    for i in range(phnum):
+        at = phoff + i * phentsize
+        p_type, _flags, offset = struct.unpack_from("<IIQ", data, at)
+        if p_type == 1 and offset:  # a load segment after the first: its file offset moved by 8 bytes
+            struct.pack_into("<Q", data, at + 8, offset + 8)
+            break
+    damaged.write_bytes(bytes(data))
+    assert not strip_bundle.segments_ok(damaged)
+
+    original = library.read_bytes()
+    real_check = strip_bundle.segments_ok
+    monkeypatch.setattr(strip_bundle, "segments_ok", lambda path: real_check(path) and not path.name.endswith(".stripping"))
+    before, after, kept = strip_bundle.strip_bundle(tmp_path / "site")  # every stripped copy "fails" the check
+    assert kept == [str(library.relative_to(tmp_path / "site"))] and (before, after) == (0, 0)
+    assert library.read_bytes() == original
+    assert not any(p.name.endswith(".stripping") for p in (tmp_path / "site").rglob("*"))

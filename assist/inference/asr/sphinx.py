@@ -37,7 +37,11 @@ class PocketSphinxEngine:
         try:
             import pocketsphinx
         except ImportError as exc:
-            raise ModelUnavailable("PocketSphinx is not installed (pip install pocketsphinx).") from exc
+            import sys
+
+            where = ("is not part of this build of Assist (the full build has it)" if getattr(sys, "frozen", False)
+                     else "is not installed (pip install pocketsphinx)")
+            raise ModelUnavailable(f"PocketSphinx, the fallback recogniser, {where}.") from exc
         try:
             self._decoder = pocketsphinx.Decoder(samprate=SAMPLE_RATE, loglevel="FATAL")
         except Exception as exc:  # noqa: BLE001 - RuntimeError/ValueError when the bundled model is missing
