@@ -23,6 +23,14 @@ t1=$(date +%s.%N)
 grep -q "Demo finished" "$OUT/demo.log"
 grep -h "startup:" "$OUT/demo.log" | sed 's/.*startup: /installed app: /' || true
 echo "installed demo (launch, load, play, screenshot): $(echo "$t1 - $t0" | bc) s"
+# asked to, the installed app deletes a user's data (a second user here), and only that user's
+HOME2="$(mktemp -d)"
+(cd "$HOME2" && env -i HOME="$HOME2" PATH=/usr/bin:/bin LANG=C.UTF-8 QT_QPA_PLATFORM=offscreen \
+  assist --self-test --report "$HOME2/report.json" >/dev/null)
+test -d "$HOME2/.local/state/Assist"  # the self-test's log
+env -i HOME="$HOME2" PATH=/usr/bin:/bin LANG=C.UTF-8 assist data remove --yes >/dev/null
+if find "$HOME2" -path "*Assist*" | grep -q .; then echo "assist data remove left files in $HOME2" >&2; exit 1; fi
+test -d "$HOME_DIR/.local/share/Assist"
 # removal: every file the package installed is gone; user data (the HOME used above) is kept
 DEBIAN_FRONTEND=noninteractive apt-get remove -y -qq assist >/dev/null
 left=""

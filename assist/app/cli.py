@@ -255,6 +255,7 @@ def build_parser() -> argparse.ArgumentParser:
     from assist.app.cli_annotations import add_annotation_commands
     from assist.app.cli_calls import add_commands as add_call_commands
     from assist.app.cli_calls import call_options, demo_call_options
+    from assist.app.cli_data import add_data_commands
     from assist.app.cli_export import add_export_commands
     from assist.app.cli_kb import add_kb_commands
     from assist.app.cli_macros import add_macro_commands
@@ -375,6 +376,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_macro_commands(sub)
     add_model_commands(sub)
     add_privacy_commands(sub)
+    add_data_commands(sub)
     add_review_commands(sub)
     return parser
 

@@ -1,0 +1,112 @@
+"""``assist data where | remove``: the per-user folders Assist writes, and deleting them on request.
+
+Uninstalling keeps them (a .deb cannot know whose home folders to touch, and an agent's journal is not
+the package's to delete): ``assist data remove`` before ``apt remove assist`` deletes this user's journal,
+recordings, knowledge base, macros, added models, settings and logs. The Windows uninstaller does the
+same with ``/REMOVEDATA``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sys
+from pathlib import Path
+from typing import Any
+
+APP = "Assist"
+
+
+def user_folders() -> dict[str, Path]:
+    """Where Assist keeps this user's files (platformdirs), by role; read at each call so tests can move HOME."""
+    import platformdirs
+
+    return {
+        "data": Path(platformdirs.user_data_dir(APP, APP)),  # journal, recordings, kb.sqlite3, macros, models
+        "settings": Path(platformdirs.user_config_dir(APP, APP)),
+        "logs": Path(platformdirs.user_log_dir(APP, APP)),
+        "state": Path(platformdirs.user_state_dir(APP, APP)),
+        "cache": Path(platformdirs.user_cache_dir(APP, APP)),
+    }
+
+
+def _size(path: Path) -> int:
+    if path.is_file():
+        return path.stat().st_size
+    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file() and not p.is_symlink())
+
+
+def removal_targets(folders: dict[str, Path]) -> list[Path]:
+    """The existing folders to delete, outermost only, each named after the app (never a bare home folder)."""
+    found = sorted({p.resolve() for p in folders.values() if p.exists()}, key=lambda p: len(p.parts))
+    targets: list[Path] = []
+    for path in found:
+        if APP not in path.parts:
+            raise ValueError(f"refusing to delete {path}: it is not an {APP} folder")
+        if not any(path.is_relative_to(t) for t in targets):
+            targets.append(path)
+    return targets
+
+
+def cmd_data_where(args: argparse.Namespace) -> int:
+    folders = user_folders()
+    rows = {role: {"path": str(p), "exists": p.exists(), "bytes": _size(p) if p.exists() else 0}
+            for role, p in folders.items()}
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return 0
+    for role, row in rows.items():
+        state = f"{row['bytes'] / 1e6:.1f} MB" if row["exists"] else "not created"
+        print(f"{role:9} {row['path']}  ({state})")
+    return 0
+
+
+def cmd_data_remove(args: argparse.Namespace) -> int:
+    try:
+        targets = removal_targets(user_folders())
+    except ValueError as exc:
+        print(f"assist: error: {exc}", file=sys.stderr)
+        return 2
+    if not targets:
+        print("Nothing to remove: Assist has no files for this user.")
+        return 0
+    total = sum(_size(p) for p in targets)
+    print("This deletes, for this user and for good: the journal of every session (with recordings and "
+          "annotations), the knowledge base, macros, added models, settings and logs:")
+    for path in targets:
+        print(f"  {path}")
+    if not args.yes:
+        if not sys.stdin.isatty():
+            print("assist: error: not removed; run `assist data remove --yes` to confirm without a terminal.",
+                  file=sys.stderr)
+            return 2
+        if input("Type 'remove' to delete them: ").strip().lower() != "remove":
+            print("Nothing removed.")
+            return 1
+    failed = []
+    for path in targets:
+        try:
+            shutil.rmtree(path) if path.is_dir() else path.unlink()
+        except OSError as exc:
+            failed.append(f"{path}: {exc.strerror or exc}")
+    for path in {p.parent for p in targets}:  # Windows: %LOCALAPPDATA%\Assist\Assist -> the empty Assist too
+        if path.name == APP and path.is_dir() and not any(path.iterdir()):
+            path.rmdir()
+    if failed:
+        print("assist: error: some files could not be deleted (is Assist still running?):\n  " + "\n  ".join(failed),
+              file=sys.stderr)
+        return 1
+    print(f"Removed {total / 1e6:.1f} MB of Assist's data for this user.")
+    return 0
+
+
+def add_data_commands(sub: Any) -> None:
+    data = sub.add_parser("data", help="this user's Assist folders; remove them (uninstalling keeps them)")
+    what = data.add_subparsers(dest="what", required=True)
+    where = what.add_parser("where", help="list the folders with their sizes")
+    where.add_argument("--json", action="store_true")
+    where.set_defaults(func=cmd_data_where)
+    remove = what.add_parser("remove", help="delete this user's journal, knowledge base, settings, models and logs")
+    remove.add_argument("--yes", action="store_true", help="do not ask (for scripts)")
+    remove.set_defaults(func=cmd_data_remove)
