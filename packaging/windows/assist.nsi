@@ -2,7 +2,8 @@
 ; an uninstaller that keeps the user's data unless asked, and a silent mode for IT:
 ;   assist-setup.exe /S                 (per-user, silent)
 ;   assist-setup.exe /S /ALLUSERS       (machine-wide, silent; needs an elevated prompt)
-;   uninstall.exe /S [/REMOVEDATA]      (silent removal; /REMOVEDATA also deletes %LOCALAPPDATA%\Assist)
+;   uninstall.exe /S [/REMOVEDATA]      (silent removal; /REMOVEDATA also deletes the user's %LOCALAPPDATA%\Assist;
+;                                        an interactive uninstall asks, "No" by default)
 ; Build: makensis /DVERSION=0.1.0 /DBUNDLE=build\pyi\dist\assist /DOUT=build\assist-0.1.0-setup.exe packaging\windows\assist.nsi
 Unicode true
 !include "MUI2.nsh"
@@ -86,11 +87,20 @@ Section "Uninstall"
   RMDir /r "$INSTDIR"
   DeleteRegKey HKLM "Software\Microsoft\Windows\CurrentVersion\Uninstall\Assist"
   DeleteRegKey HKCU "Software\Microsoft\Windows\CurrentVersion\Uninstall\Assist"
-  ; the journal, settings and knowledge base are the user's: kept unless /REMOVEDATA is given
+  ; the journal, settings and knowledge base are the user's: kept unless /REMOVEDATA is given or, in an
+  ; interactive uninstall, the user says yes (the default answer keeps them; a silent /S uninstall never asks)
+  ; (the data is per user: back to the current user's folders, also after a machine-wide uninstall)
+  SetShellVarContext current
   ${GetParameters} $R0
   ClearErrors
   ${GetOptions} $R0 "/REMOVEDATA" $R1
   ${IfNot} ${Errors}
     RMDir /r "$LOCALAPPDATA\Assist"
+  ${Else}
+    MessageBox MB_YESNO|MB_ICONQUESTION|MB_DEFBUTTON2 "Also delete your Assist data (the journal of every session, \
+      the knowledge base, macros, settings and logs in $LOCALAPPDATA\Assist)?$\n$\nChoose No to keep them for a \
+      later install." /SD IDNO IDNO keep
+    RMDir /r "$LOCALAPPDATA\Assist"
+    keep:
   ${EndIf}
 SectionEnd
