@@ -21,12 +21,16 @@ def _cuda_libraries() -> None:
             os.environ["PATH"] = f"{folder}{os.pathsep}{os.environ.get('PATH', '')}"
     try:
         import contextlib
+        import ctypes
         import io
 
         import onnxruntime
 
         with contextlib.redirect_stdout(io.StringIO()):  # it prints when no driver: the app says so in words
             onnxruntime.preload_dlls()
+        # CTranslate2 4.x opens cuBLAS 12 by name (onnxruntime-gpu 1.31 uses CUDA 13): load the bundled one
+        for lib in sorted(nvidia.rglob("libcublas*.so.12"), key=lambda p: "Lt" not in p.name):
+            ctypes.CDLL(str(lib))
     except Exception:  # noqa: BLE001 - no GPU here: the app falls back to the CPU and says why
         pass
 
