@@ -12,6 +12,17 @@ from PySide6.QtWidgets import QMessageBox, QWidget
 from assist._version import __version__
 
 
+def _folders() -> str:
+    """Where this user's data, settings and logs are (what support asks first); kept when Assist is uninstalled."""
+    from assist.app.cli_data import user_folders
+
+    folders = user_folders()
+    rows = "".join(f"<tr><td>{label}</td><td>{html.escape(str(folders[key]))}</td></tr>"
+                   for key, label in (("data", "Journal, knowledge base"), ("settings", "Settings"), ("logs", "Logs")))
+    return (f"<p><b>Your files</b> (kept when Assist is uninstalled; <tt>assist data remove</tt> deletes them)</p>"
+            f"<table>{rows}</table>")
+
+
 def about_text(info: dict | None = None) -> str:
     info = info or {}
     models = info.get("versions") or {}
@@ -20,7 +31,8 @@ def about_text(info: dict | None = None) -> str:
     return (f"<h3>Assist {__version__}</h3><p>Offline agent assist: emotion, intent, escalation risk and suggested "
             f"replies, on this computer only. Nothing leaves the machine.</p>"
             + (f"<p><b>Models</b></p><table>{rows}</table>" if rows else "<p>Models: still loading.</p>")
-            + f"<p>Runs on: {runs}<br/>Python {sys.version.split()[0]} · {html.escape(platform.platform())}</p>")
+            + f"<p>Runs on: {runs}<br/>Python {sys.version.split()[0]} · {html.escape(platform.platform())}</p>"
+            + _folders())
 
 
 def show_about(parent: QWidget, info: dict | None = None) -> QMessageBox:
