@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from assist.app.cli import add_log_file, main
-from assist.app.cli_data import removal_targets
+from assist.storage.userdata import removal_targets
 
 
 @pytest.fixture

@@ -106,7 +106,7 @@ def test_about_shows_the_one_version_and_the_loaded_models(qtbot, tool_parts):
     window, _, _ = tool_parts
     box = window.show_about()
     assert f"Assist {__version__}" in box.text() and "text-" in box.text() and "articles" in box.text()
-    from assist.app.cli_data import user_folders
+    from assist.storage.userdata import user_folders
 
     assert str(user_folders()["data"]) in box.text() and "assist data remove" in box.text()
     box.close()

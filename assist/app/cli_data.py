@@ -12,46 +12,14 @@ import argparse
 import json
 import shutil
 import sys
-from pathlib import Path
 from typing import Any
 
-APP = "Assist"
-
-
-def user_folders() -> dict[str, Path]:
-    """Where Assist keeps this user's files (platformdirs), by role; read at each call so tests can move HOME."""
-    import platformdirs
-
-    return {
-        "data": Path(platformdirs.user_data_dir(APP, APP)),  # journal, recordings, kb.sqlite3, macros, models
-        "settings": Path(platformdirs.user_config_dir(APP, APP)),
-        "logs": Path(platformdirs.user_log_dir(APP, APP)),
-        "state": Path(platformdirs.user_state_dir(APP, APP)),
-        "cache": Path(platformdirs.user_cache_dir(APP, APP)),
-    }
-
-
-def _size(path: Path) -> int:
-    if path.is_file():
-        return path.stat().st_size
-    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file() and not p.is_symlink())
-
-
-def removal_targets(folders: dict[str, Path]) -> list[Path]:
-    """The existing folders to delete, outermost only, each named after the app (never a bare home folder)."""
-    found = sorted({p.resolve() for p in folders.values() if p.exists()}, key=lambda p: len(p.parts))
-    targets: list[Path] = []
-    for path in found:
-        if APP not in path.parts:
-            raise ValueError(f"refusing to delete {path}: it is not an {APP} folder")
-        if not any(path.is_relative_to(t) for t in targets):
-            targets.append(path)
-    return targets
+from assist.storage.userdata import APP, folder_size, removal_targets, user_folders
 
 
 def cmd_data_where(args: argparse.Namespace) -> int:
     folders = user_folders()
-    rows = {role: {"path": str(p), "exists": p.exists(), "bytes": _size(p) if p.exists() else 0}
+    rows = {role: {"path": str(p), "exists": p.exists(), "bytes": folder_size(p) if p.exists() else 0}
             for role, p in folders.items()}
     if args.json:
         print(json.dumps(rows, indent=2))
@@ -71,7 +39,7 @@ def cmd_data_remove(args: argparse.Namespace) -> int:
     if not targets:
         print("Nothing to remove: Assist has no files for this user.")
         return 0
-    total = sum(_size(p) for p in targets)
+    total = sum(folder_size(p) for p in targets)
     print("This deletes, for this user and for good: the journal of every session (with recordings and "
           "annotations), the knowledge base, macros, added models, settings and logs:")
     for path in targets:
