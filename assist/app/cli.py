@@ -115,6 +115,22 @@ def _run_training(desc: str, job: Any) -> int:
     return 0
 
 
+def cmd_train_dialogue_prior(args: argparse.Namespace) -> int:
+    """Fit the conversation prior for the text model in --model-dir (default models/text); seconds on a CPU."""
+    from assist.inference.errors import InferenceError
+    from assist.inference.text_onnx import load_text_model
+    from assist.inference.training.data import default_data_dir
+    from assist.inference.training.dialogue_prior import fit_dialogue_prior
+
+    try:
+        model = load_text_model(args.model_dir, device="cpu")
+        doc = fit_dialogue_prior(model, Path(args.data) if args.data else default_data_dir())
+    except (InferenceError, OSError) as exc:
+        return _fail(str(exc))
+    print(json.dumps(doc["about"], indent=2))
+    return 0
+
+
 def cmd_train_fusion(args: argparse.Namespace) -> int:
     from assist.inference.fusion.model import default_model_dir
     from assist.inference.training.data import default_data_dir
@@ -335,6 +351,12 @@ def build_parser() -> argparse.ArgumentParser:
     train_fusion.add_argument("--out", help="output folder (default models/fusion)")
     train_fusion.add_argument("--set", action="append", metavar="KEY=VALUE", help="override an option (repeatable)")
     train_fusion.set_defaults(func=cmd_train_fusion)
+
+    train_prior = train.add_parser("dialogue-prior", help="conversation prior for emotion: the customer's previous "
+                                   "turn, fitted for the text model (seconds)")
+    train_prior.add_argument("--data", help="shared data folder (default ../shared/data)")
+    train_prior.add_argument("--model-dir", type=Path, help="text model folder (default models/text)")
+    train_prior.set_defaults(func=cmd_train_dialogue_prior)
 
     ev = sub.add_parser("eval", help="evaluate models").add_subparsers(dest="what", required=True)
     eval_text = ev.add_parser("text", help="MELD dev, GoEmotions test, Bitext test, or --csv")

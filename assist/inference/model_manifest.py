@@ -104,8 +104,10 @@ SHIPPED_MODELS = (
              "Bitext; text.int8.onnx by assist export text (models/text/MODEL_CARD.md)",
              "derived from all-MiniLM-L6-v2 (Apache-2.0); trained on MELD (GPL-3.0), GoEmotions and Bitext "
              "(CDLA-Sharing-1.0): observe them when redistributing",
-             (("config.json", RUNTIME), ("text.int8.onnx", RUNTIME), ("weights.safetensors", TRAINING)),
-             folder="models/text", repair="Reinstall Assist, or retrain it with `assist train text`."),
+             (("config.json", RUNTIME), ("text.int8.onnx", RUNTIME), ("dialogue_prior.json", RUNTIME),
+              ("weights.safetensors", TRAINING)),
+             folder="models/text", repair="Reinstall Assist, or retrain it with `assist train text` "
+             "(then `assist train dialogue-prior`)."),
     _Shipped("voice", "voice", "train_voice (seed 7) on EmoDB, 8 speakers (models/voice/MODEL_CARD.md)",
              "Assist's own; trained on EmoDB (free for research, by its authors): observe it when redistributing",
              (("config.json", RUNTIME), ("voice.onnx", RUNTIME), ("weights.safetensors", TRAINING)),

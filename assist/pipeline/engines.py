@@ -66,6 +66,7 @@ class Engines:
     macros: object | None = None  # assist.replies.macros.MacroBank
     kb: object | None = None  # assist.replies.kb_store.KnowledgeStore behind the retriever (for the KB panel)
     llm: object | None = None  # assist.inference.llm.LocalLLM when drafting is configured and loaded
+    dialogue_prior: object | None = None  # assist.inference.dialogue_prior.DialoguePrior (the customer's previous turn)
 
     @property
     def device(self) -> str:
@@ -102,6 +103,7 @@ def load_engines(config: EngineConfig | None = None, state: ProgressState | None
     model.analyze(["warm-up"])  # first call allocates; do it here, not on the first customer message
     timings["text_model_s"] = round(time.perf_counter() - start, 3)
     fusion, voice, notes = None, None, []
+    dialogue_prior = _load_dialogue_prior(model, notes)
     if (config.fusion or config.voice) and getattr(model, "backend", "") == "onnx":
         from assist.inference.errors import ModelUnavailable
         from assist.inference.fusion.model import FusionModel
@@ -132,7 +134,22 @@ def load_engines(config: EngineConfig | None = None, state: ProgressState | None
 
     return Engines(text=model, retriever=StoreRetriever(store), load_seconds=timings, fusion=fusion, notes=notes, voice=voice,
                    fuse_chat=config.fusion and fusion is not None, asr=asr, macros=macros,
-                   kb=store, llm=llm)
+                   kb=store, llm=llm, dialogue_prior=dialogue_prior)
+
+
+def _load_dialogue_prior(model: object, notes: list[str]) -> object | None:
+    """The conversation prior fitted for this text model (models/text/dialogue_prior.json), if it has one."""
+    from assist.inference.dialogue_prior import FILE_NAME, DialoguePriorError, load_prior
+
+    folder = getattr(model, "model_dir", None)
+    if folder is None or not (Path(folder) / FILE_NAME).exists():
+        return None  # a model folder of the user's own without one: each message is read on its own
+    try:
+        return load_prior(Path(folder) / FILE_NAME)
+    except DialoguePriorError as exc:
+        notes.append(f"The conversation prior {exc}: each message's emotion is read on its own "
+                     "(refit it with `assist train dialogue-prior`).")
+        return None
 
 
 def embedding_model_id(model: object) -> str:

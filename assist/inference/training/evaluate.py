@@ -90,6 +90,7 @@ def evaluate_text(model: TextModel, data_dir: Path, state: ProgressState | None 
     intent = classification_report([e.intent for e in bitext], intent_pred[n:], INTENTS)
     goemo_pred = predict(model, [e.text for e in goemo], emotion_head="emotion_goemotions")["emotion"].argmax(1)
     goemotions = multilabel_report([e.emotions for e in goemo], list(goemo_pred), EKMAN_EMOTIONS)
+    with_turns = _with_previous_turns(model, meld, probs["emotion"][:n])
     return {
         "model_version": model.version,
         "weights_sha256": model.weights_sha256(),
@@ -98,6 +99,7 @@ def evaluate_text(model: TextModel, data_dir: Path, state: ProgressState | None 
             "meld_dev_context_turns": turns,
             "meld_dev_emotion_weighted_f1": meld_emotion["weighted_f1"],
             "meld_dev_emotion_weighted_f1_without_context": meld_alone["weighted_f1"],
+            "meld_dev_emotion_weighted_f1_with_previous_turns": with_turns["weighted_f1"] if with_turns else None,
             "meld_dev_sentiment_weighted_f1": meld_sentiment["weighted_f1"],
             "goemotions_ekman_test_macro_f1": goemotions["macro_f1"],
             "bitext_test_intent_accuracy": intent["accuracy"],
@@ -105,6 +107,7 @@ def evaluate_text(model: TextModel, data_dir: Path, state: ProgressState | None 
         },
         "meld_dev_emotion": meld_emotion,
         "meld_dev_emotion_without_context": meld_alone,
+        "meld_dev_emotion_with_previous_turns": with_turns,
         "meld_dev_sentiment": meld_sentiment,
         "goemotions_ekman_test": goemotions,
         "bitext_test_intent": intent,
@@ -142,3 +145,16 @@ def _infer_task(values: set[str]) -> str:
             f"found {sorted(values)[:10]}"
         ) from None
     return "intent"
+
+
+def _with_previous_turns(model: TextModel, meld: list, emotion_probs: np.ndarray) -> dict[str, Any] | None:
+    """MELD dev read as the app reads a conversation: each turn with the speaker's previous one (the model's
+    dialogue prior, models/text/dialogue_prior.json); None when the model folder has no prior."""
+    from assist.inference.dialogue_prior import FILE_NAME, load_prior
+    from assist.inference.training.dialogue_prior import read_dialogues
+
+    path = Path(getattr(model, "model_dir", "")) / FILE_NAME
+    if not getattr(model, "model_dir", None) or not path.is_file():
+        return None
+    read = read_dialogues(meld, emotion_probs, load_prior(path))
+    return classification_report([e.emotions[0] for e in meld], read.argmax(1), EKMAN_EMOTIONS)
