@@ -118,6 +118,7 @@ def test_train_quick_writes_a_loadable_model_and_learns_from_corrections(tmp_pat
     summary = json.loads(result.stdout)
     assert summary["train_examples"]["meld"] > 0 and summary["train_examples"]["annotation"] == 6
     assert json.loads((out / "config.json").read_text())["context_turns"] == 1
+    assert (out / "dialogue_prior.json").is_file() and "emotion_weighted_f1_with_previous_turns" in summary["dialogue_prior"]
     analyzed = run_assist("analyze", "--text", "I love it", "--model-dir", str(out))
     assert analyzed.returncode == 0, analyzed.stderr
 

@@ -303,5 +303,11 @@ def train_text(data_dir: Path, out_dir: Path, opts: TrainOptions | None = None,
     export_started = time.time()
     record_export(out_dir, export_text_onnx(out_dir))
     summary["onnx_export_seconds"] = round(time.time() - export_started, 1)
+    state.set_progress(0.99, "fitting the conversation prior")  # the old one was fitted for the old model
+    from assist.inference.text_onnx import load_text_model
+    from assist.inference.training.dialogue_prior import fit_dialogue_prior
+
+    summary["dialogue_prior"] = fit_dialogue_prior(load_text_model(out_dir, backend="onnx", device="cpu"),
+                                                   data_dir)["about"]["meld_dev"]
     state.set_progress(1.0, "saved")
     return summary
