@@ -93,3 +93,27 @@ def test_never_deletes_a_folder_that_is_not_assists(tmp_path) -> None:
     assert removal_targets(nested) == [(tmp_path / "Assist").resolve()]  # the log folder goes with its parent
     with pytest.raises(ValueError, match="not an Assist folder"):
         removal_targets({"data": tmp_path / "home"})
+
+
+@pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="needs /proc (Linux)")
+def test_remove_waits_while_a_program_has_the_journal_open(home, capsys) -> None:
+    import subprocess
+
+    from assist.storage import default_journal_path
+
+    files = _make_user_data(home)
+    holder = subprocess.Popen([sys.executable, "-c", "import sys, time; f = open(sys.argv[1], 'rb'); "
+                               "print('open', flush=True); time.sleep(60)", str(default_journal_path())],
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "open"
+        assert main(["data", "remove", "--yes"]) == 2
+        err = capsys.readouterr().err
+        assert f"process {holder.pid}" in err and "Close Assist first" in err
+        assert all(p.exists() for p in files)
+    finally:
+        holder.kill()
+        holder.wait()
+    assert main(["data", "remove", "--yes"]) == 0
+    assert not any(p.exists() for p in files)
+

@@ -14,7 +14,7 @@ import shutil
 import sys
 from typing import Any
 
-from assist.storage.userdata import APP, folder_size, removal_targets, user_folders
+from assist.storage.userdata import APP, folder_size, processes_using, removal_targets, user_folders
 
 
 def cmd_data_where(args: argparse.Namespace) -> int:
@@ -39,6 +39,12 @@ def cmd_data_remove(args: argparse.Namespace) -> int:
     if not targets:
         print("Nothing to remove: Assist has no files for this user.")
         return 0
+    busy = processes_using(targets)
+    if busy:
+        pid, path = next(iter(busy.items()))
+        print(f"assist: error: nothing removed: a running program (process {pid}, most likely Assist) has {path} "
+              "open. Close Assist first, then run this again.", file=sys.stderr)
+        return 2
     total = sum(folder_size(p) for p in targets)
     print("This deletes, for this user and for good: the journal of every session (with recordings and "
           "annotations), the knowledge base, macros, added models, settings and logs:")
