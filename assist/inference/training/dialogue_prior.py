@@ -66,15 +66,10 @@ def read_dialogues(examples: Sequence[TextExample], probs: np.ndarray, prior: Di
 
 
 def expected_calibration_error(probs: np.ndarray, gold: Sequence[int], bins: int = 10) -> float:
-    conf, pred = probs.max(1), probs.argmax(1)
-    correct = pred == np.asarray(gold)
-    edges = np.linspace(0, 1, bins + 1)
-    total = 0.0
-    for lo, hi in zip(edges[:-1], edges[1:]):
-        sel = (conf > lo) & (conf <= hi)
-        if sel.any():
-            total += sel.mean() * abs(correct[sel].mean() - conf[sel].mean())
-    return float(total)
+    """The fusion model's ECE (top class, equal-width bins), on probabilities (their logs are logits)."""
+    from assist.inference.training.fusion_eval import ece
+
+    return ece(np.log(np.clip(probs, 1e-12, 1.0)), np.asarray(gold), bins)
 
 
 def fit_dialogue_prior(model: Any, data_dir: Path, out_path: Path | None = None) -> dict[str, Any]:
