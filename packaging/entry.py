@@ -24,6 +24,7 @@ def _cuda_libraries() -> None:
         import ctypes
         import io
 
+        ctypes.CDLL("nvcuda.dll" if sys.platform == "win32" else "libcuda.so.1")  # no driver: nothing to load
         import onnxruntime
 
         with contextlib.redirect_stdout(io.StringIO()):  # it prints when no driver: the app says so in words
@@ -31,7 +32,7 @@ def _cuda_libraries() -> None:
         # CTranslate2 4.x opens cuBLAS 12 by name (onnxruntime-gpu 1.31 uses CUDA 13): load the bundled one
         for lib in sorted(nvidia.rglob("libcublas*.so.12"), key=lambda p: "Lt" not in p.name):
             ctypes.CDLL(str(lib))
-    except Exception:  # noqa: BLE001 - no GPU here: the app falls back to the CPU and says why
+    except Exception:  # noqa: BLE001 - no driver or GPU here: the app falls back to the CPU and says why
         pass
 
 
