@@ -6,7 +6,6 @@ import json
 import random
 import sqlite3
 import time
-from pathlib import Path
 
 import pytest
 
@@ -14,39 +13,7 @@ from assist.app.cli import main as run_cli
 from assist.domain import ChatMessage, Role, Session
 from assist.storage import Journal
 from assist.storage.privacy import apply_retention, scan, session_folder
-
-FIRST = ["Dana", "Ali", "Mei", "Jonas", "Priya", "Luca", "Sara", "Tom"]
-DOMAINS = ["example.com", "mail.co.uk", "firma.de", "uni.edu"]
-CARDS = ["4111 1111 1111 1111", "5500-0000-0000-0004", "340000000000009", "6011000000000004"]
-IBANS = ["DE89 3704 0044 0532 0130 00", "GB82WEST12345698765432", "FR14 2004 1010 0505 0001 3M02 606"]
-PHONES = ["(555) 201-7733", "+44 20 7946 0958", "+49 30 901820", "555-867-5309"]
-
-
-def pii_message(rng: random.Random) -> str:
-    name = rng.choice(FIRST)
-    return rng.choice([
-        f"Hi, it's {name}, email {name.lower()}.{rng.randint(1, 999)}@{rng.choice(DOMAINS)}, call me on "
-        f"{rng.choice(PHONES)}",
-        f"Charge it to {rng.choice(CARDS)} please, or wire it from {rng.choice(IBANS)}",
-        f"My number is {rng.choice(PHONES)} and my card {rng.choice(CARDS)} was charged twice",
-        f"Refund to IBAN {rng.choice(IBANS)}; receipts to {name}@{rng.choice(DOMAINS)}",
-    ])
-
-
-def seed(path: Path, sessions: int, started_at: float | None = None, redaction: bool = True,
-         rng: random.Random | None = None) -> list[str]:
-    rng = rng or random.Random(7)
-    journal = Journal(path, redaction=redaction)
-    ids = []
-    for _ in range(sessions):
-        session = Session(agent="agent-1", **({"started_at": started_at} if started_at else {}))
-        journal.start_session(session)
-        for role in (Role.CUSTOMER, Role.AGENT, Role.CUSTOMER):
-            journal.record_message(ChatMessage(session_id=session.id, role=role, text=pii_message(rng)))
-        ids.append(session.id)
-    assert journal.flush(60)
-    journal.close()
-    return ids
+from tests.pii_journal import seed
 
 
 def test_a_thousand_sessions_full_of_pii_leave_nothing_to_find(tmp_path, capsys):
