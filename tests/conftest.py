@@ -20,6 +20,18 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 REPO = Path(__file__).resolve().parents[1]
 
 
+def copy_journal(source: Path, dest: Path) -> Path:
+    """A consistent copy of a journal (SQLite's VACUUM INTO: no half-copied WAL), for tests that change it."""
+    import sqlite3
+
+    conn = sqlite3.connect(source)
+    try:
+        conn.execute("VACUUM INTO ?", (str(dest),))
+    finally:
+        conn.close()
+    return dest
+
+
 def data_dir() -> Path:
     from assist.inference.training.data import default_data_dir
 

@@ -23,6 +23,7 @@ from assist.inference.labels import INTENTS
 from assist.pipeline.controller import SessionController
 from assist.storage import DatabaseUnavailable, Journal, JournalReader
 from assist.storage.annotations import AnnotationsBusy, AnnotationStore
+from tests.conftest import copy_journal
 
 pytestmark = pytest.mark.slow
 
@@ -57,11 +58,7 @@ def template(tmp_path_factory, engines):
 def journal(template, tmp_path):
     """A fresh copy of the template journal for each test."""
     source, ids = template
-    path = tmp_path / "journal.sqlite3"
-    conn = sqlite3.connect(source)
-    conn.execute(f"VACUUM INTO '{path}'")
-    conn.close()
-    return path, ids
+    return copy_journal(source, tmp_path / "journal.sqlite3"), ids
 
 
 def model_outputs_digest(path: Path, sessions: list[str] | None = None) -> str:

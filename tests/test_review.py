@@ -11,6 +11,7 @@ from assist.pipeline.controller import SessionController
 from assist.storage import Journal
 from assist.storage.reader import JournalReader
 from assist.storage.review import HIT_CLOSE, HIT_OPEN, SessionFilter
+from tests.conftest import copy_journal
 
 pytestmark = pytest.mark.slow
 
@@ -86,10 +87,7 @@ def test_full_text_search_marks_the_hits_and_takes_any_characters(journal_path):
 
 def test_an_older_journal_gets_its_figures_rebuilt_when_opened(journal_path, tmp_path):
     path, _ = journal_path
-    old = tmp_path / "old.sqlite3"
-    source = sqlite3.connect(path)
-    source.execute(f"VACUUM INTO '{old}'")
-    source.close()
+    old = copy_journal(path, tmp_path / "old.sqlite3")
     with JournalReader(path) as reader:
         expected = reader.session_summaries()
     conn = sqlite3.connect(old)  # as the previous release left it: no figures table, no triggers
@@ -133,10 +131,7 @@ def test_a_journal_from_a_newer_assist_is_refused_in_words_and_left_alone(journa
     from assist.storage.errors import DatabaseTooNew
 
     path, _ = journal_path
-    newer = tmp_path / "newer.sqlite3"
-    conn = sqlite3.connect(path)
-    conn.execute(f"VACUUM INTO '{newer}'")
-    conn.close()
+    newer = copy_journal(path, tmp_path / "newer.sqlite3")
     conn = sqlite3.connect(newer)
     conn.execute("INSERT INTO _sqlite_migrations (migration_set, name, applied_at) "
                  "VALUES ('assist', '0099_from_the_future', '2030-01-01')")

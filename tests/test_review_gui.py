@@ -13,6 +13,7 @@ import pytest
 from PySide6.QtCore import QPoint, Qt, QUrl
 
 from assist.gui.review_panel import COLUMNS, ReviewPanel
+from tests.conftest import copy_journal
 from tests.test_review import journal_path  # noqa: F401 - the module fixture: a real 3-session journal
 
 pytestmark = pytest.mark.gui
@@ -114,11 +115,7 @@ def test_assist_review_opens_and_saves_a_screenshot(journal_path, tmp_path):  # 
 
 
 def _copy(path: Path, tmp_path: Path, name: str = "journal.sqlite3") -> Path:
-    copy = tmp_path / name
-    conn = sqlite3.connect(path)
-    conn.execute(f"VACUUM INTO '{copy}'")
-    conn.close()
-    return copy
+    return copy_journal(path, tmp_path / name)
 
 
 def test_a_supervisor_corrects_a_turn_and_the_model_s_outputs_stay(qtbot, journal_path, tmp_path):  # noqa: F811
