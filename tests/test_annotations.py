@@ -4,7 +4,6 @@ process, Assist's own journal writer), a journal locked too long, and the CLI wi
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import json
 import sqlite3
@@ -17,7 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from assist.app.cli_annotations import add_annotation_commands, cmd_eval_annotated, score
+from assist.app.cli import build_parser, main
+from assist.app.cli_annotations import cmd_eval_annotated, score
 from assist.domain import ChatMessage, Role, Session
 from assist.inference.labels import INTENTS
 from assist.pipeline.controller import SessionController
@@ -341,11 +341,7 @@ def test_retention_deletes_an_annotated_session_with_its_annotations(journal):
 
 
 def cli(capsys: pytest.CaptureFixture[str], *argv: str | Path) -> tuple[int, str, str]:
-    parser = argparse.ArgumentParser(prog="assist")
-    sub = parser.add_subparsers(dest="command")
-    add_annotation_commands(sub)
-    args = parser.parse_args([str(a) for a in argv])
-    code = args.func(args)
+    code = main([str(a) for a in argv])  # the real ``assist`` parser: the commands' wiring is tested too
     out = capsys.readouterr()
     return code, out.out, out.err
 
@@ -429,9 +425,7 @@ def test_eval_annotated_equals_a_hand_computation(journal, capsys, engines):
         assert report["stored"][field] == expected, field
     assert report["stored"]["emotion"]["correct"] == 3
 
-    parser = argparse.ArgumentParser(prog="assist")
-    add_annotation_commands(parser.add_subparsers(dest="command"))
-    args = parser.parse_args(["eval", "annotated", "--db", str(path), "--rescore", "--json"])
+    args = build_parser().parse_args(["eval", "annotated", "--db", str(path), "--rescore", "--json"])
     assert cmd_eval_annotated(args, load_model=lambda *a, **k: engines.text) == 0
     rescored = json.loads(capsys.readouterr().out)["rescored"]
     # chat turns without fusion: the text model on the stored text gives what the app recorded

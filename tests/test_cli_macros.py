@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import argparse
 import csv
 import json
 from pathlib import Path
 
 import pytest
 
-from assist.app.cli_macros import add_macro_commands
+from assist.app.cli import main
 from assist.replies.macros import MacroBank, make_macro, starter_csv_path
 
 
@@ -19,12 +18,8 @@ def bank_path(tmp_path: Path) -> Path:
 
 
 def run(capsys: pytest.CaptureFixture[str], *argv: str | Path) -> tuple[int, str, str]:
-    """Parse like ``assist`` (the group on the top-level subparsers) and run; returns code, stdout, stderr."""
-    parser = argparse.ArgumentParser(prog="assist")
-    sub = parser.add_subparsers(dest="command")
-    add_macro_commands(sub)
-    args = parser.parse_args([str(a) for a in argv])
-    code = args.func(args)
+    """Run through the real ``assist`` entry point; returns code, stdout, stderr."""
+    code = main([str(a) for a in argv])
     out = capsys.readouterr()
     return code, out.out, out.err
 
