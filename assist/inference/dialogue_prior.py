@@ -58,6 +58,13 @@ class DialoguePrior:
                 "lift": [[round(float(v), 6) for v in row] for row in self.lift]}
 
 
+def prior_file(model_dir: str | Path | None) -> Path | None:
+    """The prior fitted for the text model in ``model_dir``, or None when the folder has none (a model of the user's
+    own without one: each message is then read on its own)."""
+    path = Path(model_dir) / FILE_NAME if model_dir else None
+    return path if path is not None and path.exists() else None
+
+
 def load_prior(path: str | Path) -> DialoguePrior:
     path = Path(path)
     try:

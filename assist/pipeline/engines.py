@@ -139,13 +139,13 @@ def load_engines(config: EngineConfig | None = None, state: ProgressState | None
 
 def _load_dialogue_prior(model: object, notes: list[str]) -> object | None:
     """The conversation prior fitted for this text model (models/text/dialogue_prior.json), if it has one."""
-    from assist.inference.dialogue_prior import FILE_NAME, DialoguePriorError, load_prior
+    from assist.inference.dialogue_prior import DialoguePriorError, load_prior, prior_file
 
-    folder = getattr(model, "model_dir", None)
-    if folder is None or not (Path(folder) / FILE_NAME).exists():
-        return None  # a model folder of the user's own without one: each message is read on its own
+    path = prior_file(getattr(model, "model_dir", None))
+    if path is None:
+        return None
     try:
-        return load_prior(Path(folder) / FILE_NAME)
+        return load_prior(path)
     except DialoguePriorError as exc:
         notes.append(f"The conversation prior {exc}: each message's emotion is read on its own "
                      "(refit it with `assist train dialogue-prior`).")

@@ -63,4 +63,3 @@ def processes_using(folders: list[Path]) -> dict[int, str]:
         except OSError:  # gone, or another user's process
             continue
     return found
-

@@ -74,9 +74,7 @@ def expected_calibration_error(probs: np.ndarray, gold: Sequence[int], bins: int
 
 def fit_dialogue_prior(model: Any, data_dir: Path, out_path: Path | None = None) -> dict[str, Any]:
     """Fit, score on MELD dev and save the prior beside the text model; returns the summary written."""
-    from sklearn.metrics import f1_score
-
-    from assist.inference.training.evaluate import predict
+    from assist.inference.training.evaluate import classification_report, predict
 
     train, held = split_meld_train(load_meld(data_dir, "train", 0))
     dev = load_meld(data_dir, "dev", 0)
@@ -87,15 +85,17 @@ def fit_dialogue_prior(model: Any, data_dir: Path, out_path: Path | None = None)
     dev_gold = [e.emotions[0] for e in dev]
     alone = read_dialogues(dev, dev_probs, prior, use_prior=False)
     read = read_dialogues(dev, dev_probs, prior)
+    text_alone = classification_report(dev_gold, dev_probs.argmax(1), EKMAN_EMOTIONS)
+    with_turns = classification_report(dev_gold, read.argmax(1), EKMAN_EMOTIONS)
     summary = {
         "fitted_at": dt.datetime.now().isoformat(timespec="seconds"),
         "text_model": getattr(model, "version", "?"),
         "data": {"lift": f"MELD train gold labels, {len(train)} utterances (same speaker, previous turn)",
                  "temperature": f"{len(held)} MELD train utterances held out of the text model's training"},
         "meld_dev": {
-            "emotion_weighted_f1_text_alone": round(float(f1_score(dev_gold, dev_probs.argmax(1), average="weighted")), 4),
-            "emotion_weighted_f1_with_previous_turns": round(float(f1_score(dev_gold, read.argmax(1), average="weighted")), 4),
-            "emotion_macro_f1_with_previous_turns": round(float(f1_score(dev_gold, read.argmax(1), average="macro")), 4),
+            "emotion_weighted_f1_text_alone": text_alone["weighted_f1"],
+            "emotion_weighted_f1_with_previous_turns": with_turns["weighted_f1"],
+            "emotion_macro_f1_with_previous_turns": with_turns["macro_f1"],
             "ece_text_alone": round(expected_calibration_error(dev_probs, dev_gold), 4),
             "ece_tempered": round(expected_calibration_error(alone, dev_gold), 4),
             "ece_with_previous_turns": round(expected_calibration_error(read, dev_gold), 4),

@@ -150,11 +150,11 @@ def _infer_task(values: set[str]) -> str:
 def _with_previous_turns(model: TextModel, meld: list, emotion_probs: np.ndarray) -> dict[str, Any] | None:
     """MELD dev read as the app reads a conversation: each turn with the speaker's previous one (the model's
     dialogue prior, models/text/dialogue_prior.json); None when the model folder has no prior."""
-    from assist.inference.dialogue_prior import FILE_NAME, load_prior
+    from assist.inference.dialogue_prior import load_prior, prior_file
     from assist.inference.training.dialogue_prior import read_dialogues
 
-    path = Path(getattr(model, "model_dir", "")) / FILE_NAME
-    if not getattr(model, "model_dir", None) or not path.is_file():
+    path = prior_file(getattr(model, "model_dir", None))
+    if path is None:
         return None
     read = read_dialogues(meld, emotion_probs, load_prior(path))
     return classification_report([e.emotions[0] for e in meld], read.argmax(1), EKMAN_EMOTIONS)
