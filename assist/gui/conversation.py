@@ -8,9 +8,15 @@ from PySide6.QtCore import QUrl
 from PySide6.QtGui import QTextCursor
 from PySide6.QtWidgets import QTextBrowser, QWidget
 
-from assist.domain import Insight, Role
+from assist.domain import Insight, LabelEstimate, Role
 
 MAX_SHOWN_CHARS = 2000
+INTENT_UNCLEAR_BELOW = 0.4  # a weak top intent is worse than saying we do not know
+
+
+def intent_label(intent: LabelEstimate) -> str:
+    """What the window calls an intent: its name, or "intent unclear" when the model is not sure of it."""
+    return "intent unclear" if intent.confidence < INTENT_UNCLEAR_BELOW else intent.label.replace("_", " ")
 
 _BUBBLE = (
     '<table width="100%" cellspacing="0" cellpadding="0" style="margin-top:6px"><tr>{left}'
@@ -33,7 +39,7 @@ class ConversationView(QTextBrowser):
         tag = ""
         if insight is not None:
             tag = (f" &nbsp;·&nbsp; {insight.emotion.label} {insight.emotion.confidence:.0%}"
-                   f" &nbsp;·&nbsp; {insight.intent.label.replace('_', ' ')}")
+                   f" &nbsp;·&nbsp; {intent_label(insight.intent)}")
             if insight.escalation.level.value != "low":
                 tag += f' &nbsp;·&nbsp; <span style="color:#b00">escalation {insight.escalation.level.value}</span>'
         spacer = '<td width="22%"></td>'

@@ -24,14 +24,13 @@ from assist.domain import ChatMessage, EventKind, Insight, Role, Session
 from assist.gui.call_panel import CallPanel
 from assist.gui.capture_actions import CaptureActions
 from assist.gui.checklist import NextActionPanel
-from assist.gui.conversation import ConversationView
+from assist.gui.conversation import INTENT_UNCLEAR_BELOW, ConversationView, intent_label
 from assist.gui.emotion_chart import EmotionBars, EmotionTimeline
 from assist.gui.suggestions import SuggestionsPanel
 from assist.gui.window_tools import KnowledgeTools
 
 log = logging.getLogger(__name__)
 
-INTENT_UNCLEAR_BELOW = 0.4
 ESCALATION_STYLE = {"low": "#2e7d32", "medium": "#ef6c00", "high": "#c62828"}
 _BADGE = "QLabel {{ background:{bg}; color:white; border-radius:8px; padding:3px 9px; font-weight:bold }}"
 
@@ -282,12 +281,9 @@ class MainWindow(QMainWindow):
             if drivers else "Estimated from the message alone")
         self.sentiment_badge.setText(f"{insight.sentiment.label} {insight.sentiment.confidence:.0%}")
         intent = insight.intent
-        if intent.confidence < INTENT_UNCLEAR_BELOW:  # a weak top intent is worse than saying we do not know
-            self.intent_badge.setText(f"intent unclear {intent.confidence:.0%}")
-            self.intent_badge.setToolTip(f"Best guess: {intent.label.replace('_', ' ')} ({intent.confidence:.0%})")
-        else:
-            self.intent_badge.setText(f"{intent.label.replace('_', ' ')} {intent.confidence:.0%}")
-            self.intent_badge.setToolTip("")
+        self.intent_badge.setText(f"{intent_label(intent)} {intent.confidence:.0%}")
+        self.intent_badge.setToolTip(f"Best guess: {intent.label.replace('_', ' ')} ({intent.confidence:.0%})"
+                                     if intent.confidence < INTENT_UNCLEAR_BELOW else "")
         level = insight.escalation.level.value
         self.escalation_badge.setText(f"escalation {level} ({insight.escalation.score:.2f})")
         self.escalation_badge.setStyleSheet(_BADGE.format(bg=ESCALATION_STYLE[level]))
