@@ -144,6 +144,25 @@ def cmd_train_fusion(args: argparse.Namespace) -> int:
         Path(args.data or default_data_dir()), Path(args.out or default_model_dir()), opts, state))
 
 
+def cmd_train_teacher(args: argparse.Namespace) -> int:
+    """Fine-tune a larger encoder (a local folder) on MELD and write its soft labels for ``train text``."""
+    from assist.inference.training.data import default_data_dir
+    from assist.inference.training.teacher import TeacherOptions, train_teacher
+
+    opts = TeacherOptions()
+    problem = _apply_sets(opts, args.set, "teacher option")
+    if problem:
+        return _fail(problem)
+    if args.quick:
+        opts.epochs, opts.meld_limit, opts.student_goemotions_limit = 1, 64, 64
+    encoder = Path(args.encoder)
+    if not (encoder / "config.json").is_file():
+        return _fail(f"{encoder} is not a transformers model folder (no config.json); see models/text/MODEL_CARD.md, "
+                     "'Teacher', for where the release's teacher comes from")
+    return _run_training("train teacher", lambda state: train_teacher(
+        Path(args.data or default_data_dir()), encoder, Path(args.out), opts, state))
+
+
 def cmd_train_text(args: argparse.Namespace) -> int:
     from assist.inference.text_model import default_model_dir
     from assist.inference.training.data import default_data_dir
@@ -345,6 +364,15 @@ def build_parser() -> argparse.ArgumentParser:
     train_text.add_argument("--with-annotations", metavar="JOURNAL",
                             help="also learn from supervisors' corrections in this journal (assist annotate)")
     train_text.set_defaults(func=cmd_train_text)
+
+    train_teacher = train.add_parser("teacher", help="fine-tune a larger encoder on MELD; its soft labels teach "
+                                     "the text model (train text --set teacher=OUT/teacher_probs.json)")
+    train_teacher.add_argument("--encoder", required=True, help="a transformers encoder folder (e.g. all-mpnet-base-v2)")
+    train_teacher.add_argument("--out", required=True, help="folder for teacher_probs.json")
+    train_teacher.add_argument("--data", help="shared data folder (default ../shared/data)")
+    train_teacher.add_argument("--set", action="append", metavar="KEY=VALUE", help="override an option (repeatable)")
+    train_teacher.add_argument("--quick", action="store_true", help="tiny run to check the setup")
+    train_teacher.set_defaults(func=cmd_train_teacher)
 
     train_fusion = train.add_parser("fusion", help="multimodal fusion model (text, context, voice, screen)")
     train_fusion.add_argument("--data", help="shared data folder (default ../shared/data)")

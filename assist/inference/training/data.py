@@ -32,6 +32,7 @@ class TextExample:
     dialogue: str = ""  # MELD dialogue id, for context and grouped splits
     context: str = ""  # previous turns, most recent first ("" = none)
     speaker: str = ""  # MELD speaker name (conversation context: same or other speaker)
+    soft_emotions: tuple[float, ...] = ()  # a teacher model's 7 emotion probabilities (distillation), if any
 
 
 def default_data_dir() -> Path:

@@ -53,6 +53,10 @@ class TrainOptions:
     split_layer: int = SPLIT_LAYER
     device: str = "auto"
     annotation_repeat: int = 5  # supervisors' corrected turns (train_text's ``extra``) seen this many times an epoch
+    teacher: str = ""  # teacher_probs.json from ``assist train teacher``: distil its emotion probabilities
+    kd_weight: float = 0.5  # MELD turns: (1 - w) gold label + w teacher distribution
+    kd_unlabelled_weight: float = 0.5  # GoEmotions texts: the teacher's MELD-style reading for the emotion head
+    kd_temperature: float = 1.0
 
 
 @dataclass
@@ -132,8 +136,9 @@ def batch_loss(logits: dict[str, Any], batch: list[CachedExample], opts: TrainOp
 
     device = logits["emotion"].device
     total = torch.zeros((), device=device)
+    gold_weight = 1.0 - opts.kd_weight if opts.teacher else 1.0
     # MELD trains the conversation emotion head, GoEmotions its own head (their labels differ in meaning)
-    for head, source, weight in (("emotion", "meld", 1.0), ("emotion_goemotions", "goemotions", opts.goemotions_weight),
+    for head, source, weight in (("emotion", "meld", gold_weight), ("emotion_goemotions", "goemotions", opts.goemotions_weight),
                                  ("emotion", "bitext-augmented", opts.weak_label_weight), ("emotion", "annotation", 1.0)):
         emo_rows = [i for i, c in enumerate(batch) if c.example.emotions and c.example.source == source]
         if not emo_rows:
@@ -145,6 +150,7 @@ def batch_loss(logits: dict[str, Any], batch: list[CachedExample], opts: TrainOp
         target = target * (1 - opts.label_smoothing) + opts.label_smoothing / len(EKMAN_EMOTIONS)
         logp = F.log_softmax(logits[head][emo_rows], dim=-1)
         total = total + weight * (-(target * logp).sum(-1)).mean()
+    total = total + distillation_loss(logits["emotion"], batch, opts)
     for task in ("sentiment", "intent"):
         rows = [i for i, c in enumerate(batch) if getattr(c.example, task) is not None]
         if rows:
@@ -156,6 +162,38 @@ def batch_loss(logits: dict[str, Any], batch: list[CachedExample], opts: TrainOp
                 losses = losses * weights
             total = total + losses.mean()
     return total
+
+
+def distillation_loss(logits: Any, batch: list[CachedExample], opts: TrainOptions) -> Any:
+    """Soft cross-entropy to the teacher's emotion distribution (Hinton et al. 2015), scaled by T^2."""
+    import torch
+    import torch.nn.functional as F
+
+    total = torch.zeros((), device=logits.device)
+    t = opts.kd_temperature
+    for source, weight in (("meld", opts.kd_weight), ("goemotions", opts.kd_unlabelled_weight)):
+        rows = [i for i, c in enumerate(batch) if c.example.source == source and c.example.soft_emotions]
+        if not rows or weight <= 0:
+            continue
+        teacher = torch.tensor([batch[i].example.soft_emotions for i in rows], device=logits.device)
+        target = torch.softmax(torch.log(teacher.clamp_min(1e-8)) / t, dim=-1)
+        logp = F.log_softmax(logits[rows] / t, dim=-1)
+        total = total + weight * t * t * (-(target * logp).sum(-1)).mean()
+    return total
+
+
+def attach_teacher(examples: list[TextExample], path: str) -> int:
+    """Give MELD and GoEmotions examples the teacher's probabilities for their text; returns how many got one."""
+    from assist.inference.training.teacher import load_teacher_probs, text_key
+
+    probs = load_teacher_probs(Path(path))
+    hits = 0
+    for i, e in enumerate(examples):
+        soft = probs.get(text_key(e.text)) if e.source in ("meld", "goemotions") else None
+        if soft is not None:
+            examples[i] = replace(e, soft_emotions=soft)
+            hits += 1
+    return hits
 
 
 def predict_cached(tuned: Any, heads: Any, items: list[CachedExample], device: str) -> dict[str, np.ndarray]:
@@ -195,6 +233,24 @@ def _mean(states: list[dict[str, Any]]) -> dict[str, Any]:
     return {k: sum(s[k].float() for s in states) / len(states) for k in states[0]}
 
 
+def draw_examples(data_dir: Path, opts: TrainOptions, rng: random.Random) -> tuple[list[TextExample],
+                                                                                  list[TextExample]]:
+    """The training and selection examples of one run; the same seed draws the same ones (``train teacher``
+    labels exactly these texts)."""
+    meld_train, meld_valid = split_meld_train(load_meld(data_dir, "train", opts.context_turns))
+    bitext = load_bitext(data_dir)
+    if opts.meld_folds > 0:
+        meld_train = [e for e in meld_train if meld_fold_of(e.dialogue, opts.meld_folds) != opts.meld_fold]
+    meld_train = _sample(meld_train, opts.meld_limit, rng)
+    if opts.context_turns:
+        meld_train = meld_train + [replace(e, context="") for e in meld_train if e.context]
+    bitext_train = _sample(bitext["train"], opts.bitext_limit, rng)
+    train = (meld_train + _sample(load_goemotions(data_dir, "train"), opts.goemotions_limit, rng)
+             + bitext_train + augment_intents(bitext_train, rng, opts.intent_augment)
+             + paraphrase_refunds(bitext_train, rng, opts.refund_paraphrase))
+    return train, meld_valid + _sample(bitext["dev"], 1000, rng)
+
+
 def train_text(data_dir: Path, out_dir: Path, opts: TrainOptions | None = None,
                state: ProgressState | None = None, extra: list[TextExample] | None = None) -> dict[str, Any]:
     """Train and save the text model; returns a summary (selection scores, sizes, seconds).
@@ -215,19 +271,9 @@ def train_text(data_dir: Path, out_dir: Path, opts: TrainOptions | None = None,
     device = pick_device(opts.device)
 
     state.set_progress(0.0, "reading data")
-    meld_train, meld_valid = split_meld_train(load_meld(data_dir, "train", opts.context_turns))
-    bitext = load_bitext(data_dir)
-    if opts.meld_folds > 0:
-        meld_train = [e for e in meld_train if meld_fold_of(e.dialogue, opts.meld_folds) != opts.meld_fold]
-    meld_train = _sample(meld_train, opts.meld_limit, rng)
-    if opts.context_turns:
-        meld_train = meld_train + [replace(e, context="") for e in meld_train if e.context]
-    bitext_train = _sample(bitext["train"], opts.bitext_limit, rng)
-    train = (meld_train + _sample(load_goemotions(data_dir, "train"), opts.goemotions_limit, rng)
-             + bitext_train + augment_intents(bitext_train, rng, opts.intent_augment)
-             + paraphrase_refunds(bitext_train, rng, opts.refund_paraphrase))
+    train, valid = draw_examples(data_dir, opts, rng)
     train += list(extra or []) * max(1, opts.annotation_repeat)
-    valid = meld_valid + _sample(bitext["dev"], 1000, rng)
+    distilled = attach_teacher(train, opts.teacher) if opts.teacher else 0
 
     encoder = SplitMiniLM(None, device, split=opts.split_layer)
     cached_train = cache_bottom(encoder, train, state, (0.0, 0.25))
@@ -290,7 +336,8 @@ def train_text(data_dir: Path, out_dir: Path, opts: TrainOptions | None = None,
                            "bitext": sum(c.example.source == "bitext" for c in cached_train),
                            "bitext_augmented": sum(c.example.source == "bitext-augmented" for c in cached_train),
                            "bitext_paraphrased": sum(c.example.source == "bitext-paraphrased" for c in cached_train),
-                           "annotation": sum(c.example.source == "annotation" for c in cached_train)},
+                           "annotation": sum(c.example.source == "annotation" for c in cached_train),
+                           "with_teacher_probs": distilled},
         "selection_history": history,
         "train_seconds": round(time.time() - began, 1),
         "train_device": device,
