@@ -100,6 +100,12 @@ def test_attach_teacher_by_hash(tmp_path):
     path.write_text(json.dumps({"about": {"labels": ["a"] * 7}, "probs": {}}))
     with pytest.raises(ValueError, match="labels differ"):
         load_teacher_probs(path)
+    path.write_text(json.dumps({"about": {"labels": list(EKMAN_EMOTIONS)}, "probs": {"k": [0.5, 0.5]}}))
+    with pytest.raises(ValueError, match="7 probabilities"):
+        load_teacher_probs(path)
+    path.write_text("not json")
+    with pytest.raises(ValueError, match="not a teacher_probs.json"):
+        load_teacher_probs(path)
 
 
 def test_student_texts_are_the_ones_the_student_draws():
@@ -137,3 +143,7 @@ def test_train_teacher_then_distil_into_the_student(tmp_path):
 
     bad = run_assist("train", "teacher", "--encoder", str(tmp_path), "--out", str(out))
     assert bad.returncode != 0 and "not a transformers model folder" in bad.stderr
+    (tmp_path / "broken.json").write_text('{"about": {"labels": [')
+    for wrong in (tmp_path / "missing.json", tmp_path / "broken.json"):
+        bad = run_assist("train", "text", "--quick", "--out", str(student), "--set", f"teacher={wrong}")
+        assert bad.returncode != 0 and "teacher:" in bad.stderr and "Traceback" not in bad.stderr

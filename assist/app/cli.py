@@ -157,8 +157,8 @@ def cmd_train_teacher(args: argparse.Namespace) -> int:
         opts.epochs, opts.meld_limit, opts.student_goemotions_limit = 1, 64, 64
     encoder = Path(args.encoder)
     if not (encoder / "config.json").is_file():
-        return _fail(f"{encoder} is not a transformers model folder (no config.json); see models/text/MODEL_CARD.md, "
-                     "'Teacher', for where the release's teacher comes from")
+        return _fail(f"{encoder} is not a transformers model folder (no config.json); models/text/MODEL_CARD.md "
+                     "('Distillation from a larger encoder') says where the teacher measured there comes from")
     return _run_training("train teacher", lambda state: train_teacher(
         Path(args.data or default_data_dir()), encoder, Path(args.out), opts, state))
 
@@ -178,6 +178,13 @@ def cmd_train_text(args: argparse.Namespace) -> int:
         return _fail(problem)
     if args.quick:
         opts.epochs, opts.meld_limit, opts.goemotions_limit, opts.bitext_limit = 1, 300, 300, 300
+    if opts.teacher:  # a wrong file is said now, not after the encoding pass
+        from assist.inference.training.teacher import load_teacher_probs
+
+        try:
+            load_teacher_probs(Path(opts.teacher))
+        except (OSError, ValueError) as exc:
+            return _fail(f"teacher: {exc}")
     extra = None
     if args.with_annotations:
         from assist.app.cli_annotations import annotated_examples

@@ -9,8 +9,9 @@ probabilities; no data-set text is stored).
 2015): MELD turns learn from the teacher's distribution as well as their gold label, and the GoEmotions texts
 sampled for training also get the teacher's MELD-style reading for the conversation head.
 
-The teacher is any transformers encoder in a local folder (``--encoder DIR``); it is not shipped. The one used for
-the release is all-mpnet-base-v2 (see models/text/MODEL_CARD.md for where it comes from).
+The teacher is any transformers encoder in a local folder (``--encoder DIR``); it is not shipped. The one measured
+here is all-mpnet-base-v2 (models/text/MODEL_CARD.md, "Distillation from a larger encoder": where it comes from and
+why the release is not distilled from it).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from typing import Any
 import numpy as np
 
 from assist.domain import EKMAN_EMOTIONS, SENTIMENTS, ProgressState
+from assist.inference.encoder import pick_device
 from assist.inference.training.data import TextExample, load_meld, split_meld_train
 
 TEACHER_PROBS = "teacher_probs.json"
@@ -50,6 +52,7 @@ class TeacherOptions:
     student_seed: int = 7  # label the GoEmotions texts that ``train text --seed N`` draws
     student_goemotions_limit: int = 8000
     threads: int = 0  # 0 = torch's default
+    device: str = "auto"  # CUDA when present
 
 
 def _mean_pool(hidden: Any, mask: Any) -> Any:
@@ -139,11 +142,12 @@ def train_teacher(data_dir: Path, encoder_dir: Path, out_dir: Path, opts: Teache
     train, valid = split_meld_train(load_meld(data_dir, "train", 0))
     if opts.meld_limit:
         train = rng.sample(train, min(opts.meld_limit, len(train)))
-    teacher = Teacher(encoder_dir)
-    frozen = [teacher.encoder.embeddings] + list(teacher.encoder.encoder.layer[: opts.freeze_layers])
-    for module in frozen if opts.freeze_layers else []:
-        for p in module.parameters():
-            p.requires_grad_(False)
+    device = pick_device(opts.device)
+    teacher = Teacher(encoder_dir, device)
+    if opts.freeze_layers:  # BERT-style models (BERT, RoBERTa, MPNet): embeddings + encoder.layer
+        for module in [teacher.encoder.embeddings, *teacher.encoder.encoder.layer[: opts.freeze_layers]]:
+            for p in module.parameters():
+                p.requires_grad_(False)
     params = [p for p in teacher.encoder.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW([{"params": params, "lr": opts.lr},
                                    {"params": teacher.heads.parameters(), "lr": opts.lr_heads}], weight_decay=0.01)
@@ -159,8 +163,8 @@ def train_teacher(data_dir: Path, encoder_dir: Path, out_dir: Path, opts: Teache
         teacher.encoder.train(), teacher.heads.train()
         for batch in _batches(train, opts.batch_size, rng):
             logits = teacher.logits([e.text for e in batch], opts.max_tokens)
-            emotion = torch.tensor([e.emotions[0] for e in batch])
-            sentiment = torch.tensor([e.sentiment for e in batch])
+            emotion = torch.tensor([e.emotions[0] for e in batch], device=device)
+            sentiment = torch.tensor([e.sentiment for e in batch], device=device)
             loss = F.cross_entropy(logits["emotion"], emotion) + 0.5 * F.cross_entropy(logits["sentiment"], sentiment)
             optimizer.zero_grad()
             loss.backward()
@@ -199,6 +203,7 @@ def train_teacher(data_dir: Path, encoder_dir: Path, out_dir: Path, opts: Teache
         "meld_dev_emotion_wf1": round(dev_f1, 4),  # reported only; nothing is chosen on it
         "texts": len(texts),
         "train_seconds": round(time.time() - began, 1),
+        "train_device": device,
         "labels": list(EKMAN_EMOTIONS),
     }
     payload = {"about": about,
@@ -210,7 +215,14 @@ def train_teacher(data_dir: Path, encoder_dir: Path, out_dir: Path, opts: Teache
 
 def load_teacher_probs(path: Path) -> dict[str, tuple[float, ...]]:
     """text key (``text_key``) -> the teacher's 7 emotion probabilities (``teacher_probs.json``)."""
-    payload = json.loads(Path(path).read_text())
-    if tuple(payload["about"]["labels"]) != EKMAN_EMOTIONS:
+    try:
+        payload = json.loads(Path(path).read_text(encoding="utf-8"))
+        labels, probs = tuple(payload["about"]["labels"]), payload["probs"]
+        table = {str(t): tuple(float(x) for x in p) for t, p in probs.items()}
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise ValueError(f"{path} is not a teacher_probs.json written by 'assist train teacher' ({exc})") from exc
+    if labels != EKMAN_EMOTIONS:
         raise ValueError(f"{path}: labels differ from ours")
-    return {t: tuple(p) for t, p in payload["probs"].items()}
+    if any(len(p) != len(EKMAN_EMOTIONS) for p in table.values()):
+        raise ValueError(f"{path}: every text needs {len(EKMAN_EMOTIONS)} probabilities")
+    return table
