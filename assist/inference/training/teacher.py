@@ -29,7 +29,7 @@ import numpy as np
 
 from assist.domain import EKMAN_EMOTIONS, SENTIMENTS, ProgressState
 from assist.inference.encoder import pick_device
-from assist.inference.training.data import TextExample, load_meld, split_meld_train
+from assist.inference.training.data import load_meld, split_meld_train
 
 TEACHER_PROBS = "teacher_probs.json"
 
@@ -101,17 +101,6 @@ class Teacher:
         return out
 
 
-def _batches(items: list[TextExample], size: int, rng: random.Random) -> list[list[TextExample]]:
-    shuffled = items[:]
-    rng.shuffle(shuffled)
-    batches = []
-    for start in range(0, len(shuffled), size * 50):
-        block = sorted(shuffled[start : start + size * 50], key=lambda e: len(e.text))
-        batches += [block[i : i + size] for i in range(0, len(block), size)]
-    rng.shuffle(batches)
-    return batches
-
-
 def student_texts(data_dir: Path, student: Any = None) -> list[str]:
     """Every MELD train text, and the GoEmotions texts that ``train text`` with these options (its seed and
     limits; default: the release recipe) draws."""
@@ -129,6 +118,8 @@ def train_teacher(data_dir: Path, encoder_dir: Path, out_dir: Path, opts: Teache
     import torch
     import torch.nn.functional as F
     from sklearn.metrics import f1_score
+
+    from assist.inference.training.train_text import TrainOptions, make_batches, warmup_then_linear_decay
 
     opts = opts or TeacherOptions()
     state = state or ProgressState()
@@ -152,16 +143,14 @@ def train_teacher(data_dir: Path, encoder_dir: Path, out_dir: Path, opts: Teache
     optimizer = torch.optim.AdamW([{"params": params, "lr": opts.lr},
                                    {"params": teacher.heads.parameters(), "lr": opts.lr_heads}], weight_decay=0.01)
     steps = math.ceil(len(train) / opts.batch_size) * opts.epochs
-    warmup = max(1, int(0.06 * steps))
-    scheduler = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, lambda s: min((s + 1) / warmup, max(0.0, (steps - s) / (steps - warmup))))
+    scheduler = warmup_then_linear_decay(optimizer, steps)
     valid_texts, valid_gold = [e.text for e in valid], [e.emotions[0] for e in valid]
     history: list[dict[str, Any]] = []
     best: tuple[float, dict[str, Any]] | None = None
     step = 0
     for epoch in range(opts.epochs):
         teacher.encoder.train(), teacher.heads.train()
-        for batch in _batches(train, opts.batch_size, rng):
+        for batch in make_batches(train, opts.batch_size, rng, length=lambda e: len(e.text)):
             logits = teacher.logits([e.text for e in batch], opts.max_tokens)
             emotion = torch.tensor([e.emotions[0] for e in batch], device=device)
             sentiment = torch.tensor([e.sentiment for e in batch], device=device)
@@ -187,8 +176,6 @@ def train_teacher(data_dir: Path, encoder_dir: Path, out_dir: Path, opts: Teache
     assert best is not None
     teacher.encoder.load_state_dict({k: v for k, v in best[1].items() if not k.startswith("heads.")})
     teacher.heads.load_state_dict({k[len("heads."):]: v for k, v in best[1].items() if k.startswith("heads.")})
-
-    from assist.inference.training.train_text import TrainOptions
 
     texts = student_texts(data_dir, TrainOptions(seed=opts.student_seed, goemotions_limit=opts.student_goemotions_limit))
     probs = teacher.probs(texts, opts.max_tokens, state=state, span=(0.85, 0.97))

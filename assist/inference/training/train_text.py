@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 import random
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -117,17 +118,27 @@ def _pad(items: list[CachedExample], device: str) -> tuple[Any, Any, Any]:
     return hidden.to(device), mask.to(device), pool.to(device)
 
 
-def make_batches(items: list[CachedExample], batch_size: int, rng: random.Random) -> list[list[CachedExample]]:
+def make_batches(items: list[Any], batch_size: int, rng: random.Random,
+                 length: Callable[[Any], int] = lambda c: c.hidden.shape[0]) -> list[list[Any]]:
     """Length-bucketed batches in random order (similar lengths pad little)."""
     shuffled = items[:]
     rng.shuffle(shuffled)
     batches = []
     chunk = batch_size * 50
     for start in range(0, len(shuffled), chunk):
-        block = sorted(shuffled[start : start + chunk], key=lambda c: c.hidden.shape[0])
+        block = sorted(shuffled[start : start + chunk], key=length)
         batches += [block[i : i + batch_size] for i in range(0, len(block), batch_size)]
     rng.shuffle(batches)
     return batches
+
+
+def warmup_then_linear_decay(optimizer: Any, total_steps: int, warmup_share: float = 0.06) -> Any:
+    """Learning rate up over the first 6 % of steps, then linearly down to 0."""
+    import torch
+
+    warmup = max(1, int(warmup_share * total_steps))
+    return torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda s: min((s + 1) / warmup, max(0.0, (total_steps - s) / max(1, total_steps - warmup))))
 
 
 def batch_loss(logits: dict[str, Any], batch: list[CachedExample], opts: TrainOptions) -> Any:
@@ -287,10 +298,7 @@ def train_text(data_dir: Path, out_dir: Path, opts: TrainOptions | None = None,
     )
     steps_per_epoch = math.ceil(len(cached_train) / opts.batch_size)
     total_steps = steps_per_epoch * opts.epochs
-    warmup = max(1, int(0.06 * total_steps))
-    scheduler = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, lambda s: min((s + 1) / warmup, max(0.0, (total_steps - s) / (total_steps - warmup)))
-    )
+    scheduler = warmup_then_linear_decay(optimizer, total_steps)
     best: tuple[float, dict[str, Any], dict[str, Any]] | None = None
     snapshots: list[tuple[str, dict[str, Any], dict[str, Any]]] = []
     history = []
