@@ -77,7 +77,7 @@ def test_distillation_pulls_the_student_towards_the_teacher():
                                                          kd_unlabelled_weight=0.0)).item() == 0.0
 
 
-def test_gold_label_weight_drops_only_when_a_teacher_is_used():
+def test_gold_label_weight_drops_only_for_turns_the_teacher_read():
     import torch
 
     batch = [_cached(TextExample("great", "meld", emotions=(4,), sentiment=1))]
@@ -86,7 +86,10 @@ def test_gold_label_weight_drops_only_when_a_teacher_is_used():
     plain = batch_loss(logits, batch, TrainOptions()).item()
     distilled = batch_loss(logits, batch, TrainOptions(teacher="probs.json", kd_weight=0.25)).item()
     assert plain == pytest.approx(np.log(7) + np.log(3), rel=1e-5)
-    assert distilled == pytest.approx(0.75 * np.log(7) + np.log(3), rel=1e-5)  # no soft label on this row
+    assert distilled == pytest.approx(plain, rel=1e-5)  # the teacher did not read this turn: all of its gold label
+    batch[0].example.soft_emotions = (1 / 7,) * 7
+    distilled = batch_loss(logits, batch, TrainOptions(teacher="probs.json", kd_weight=0.25)).item()
+    assert distilled == pytest.approx(0.75 * np.log(7) + 0.25 * np.log(7) + np.log(3), rel=1e-5)
 
 
 def test_attach_teacher_by_hash(tmp_path):

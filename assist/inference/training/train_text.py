@@ -147,9 +147,8 @@ def batch_loss(logits: dict[str, Any], batch: list[CachedExample], opts: TrainOp
 
     device = logits["emotion"].device
     total = torch.zeros((), device=device)
-    gold_weight = 1.0 - opts.kd_weight if opts.teacher else 1.0
     # MELD trains the conversation emotion head, GoEmotions its own head (their labels differ in meaning)
-    for head, source, weight in (("emotion", "meld", gold_weight), ("emotion_goemotions", "goemotions", opts.goemotions_weight),
+    for head, source, weight in (("emotion", "meld", 1.0), ("emotion_goemotions", "goemotions", opts.goemotions_weight),
                                  ("emotion", "bitext-augmented", opts.weak_label_weight), ("emotion", "annotation", 1.0)):
         emo_rows = [i for i, c in enumerate(batch) if c.example.emotions and c.example.source == source]
         if not emo_rows:
@@ -160,7 +159,10 @@ def batch_loss(logits: dict[str, Any], batch: list[CachedExample], opts: TrainOp
             target[r, list(ids)] = 1.0 / len(ids)  # GoEmotions is multi-label: soft targets
         target = target * (1 - opts.label_smoothing) + opts.label_smoothing / len(EKMAN_EMOTIONS)
         logp = F.log_softmax(logits[head][emo_rows], dim=-1)
-        total = total + weight * (-(target * logp).sum(-1)).mean()
+        # a MELD turn the teacher read keeps (1 - kd_weight) of its gold label; distillation_loss adds the rest
+        weights = torch.tensor([1.0 - opts.kd_weight if source == "meld" and opts.teacher and batch[i].example.soft_emotions
+                                else weight for i in emo_rows], device=device)
+        total = total + (weights * -(target * logp).sum(-1)).mean()
     total = total + distillation_loss(logits["emotion"], batch, opts)
     for task in ("sentiment", "intent"):
         rows = [i for i, c in enumerate(batch) if getattr(c.example, task) is not None]
