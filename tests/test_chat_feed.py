@@ -508,3 +508,34 @@ def test_a_token_file_readable_by_others_is_made_private(tmp_path):
     path.chmod(0o644)
     assert load_or_create_token(tmp_path) == "A" * 43
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
+
+
+def test_the_feed_hub_publishes_its_server_and_tailer_only_once_they_are_complete(tmp_path, monkeypatch):
+    """Another thread (the window's) waits for ``hub.server``/``hub.tailer``: what it sees must be usable."""
+    import assist.pipeline.feeds as feeds
+
+    hub = feeds.FeedHub(tmp_path / "config")
+    seen: dict[str, object] = {}
+    started = feeds.ChatFeedServer.start
+
+    def watched_start(server):
+        seen["server while starting"], seen["token while starting"] = hub.server, hub.token
+        started(server)
+
+    monkeypatch.setattr(feeds.ChatFeedServer, "start", watched_start)
+    tail_started = feeds.JsonlFileTailer.start
+
+    def watched_tail(tailer):
+        seen["tailer while starting"] = hub.tailer
+        tail_started(tailer)
+
+    monkeypatch.setattr(feeds.JsonlFileTailer, "start", watched_tail)
+    try:
+        port, token = hub.start_socket()
+        assert seen["server while starting"] is None and seen["token while starting"] is None
+        assert hub.server is not None and hub.token == token and hub.server.port == port > 0
+        hub.follow_file(tmp_path / "chat.jsonl")
+        assert seen["tailer while starting"] is None and hub.tailer is not None
+    finally:
+        hub.stop()
+    assert hub.server is None and hub.tailer is None

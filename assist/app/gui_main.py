@@ -7,9 +7,10 @@ import logging
 import os
 import statistics
 import sys
-import time
 from pathlib import Path
 from typing import Any
+
+from assist import seconds_since_start
 
 log = logging.getLogger("assist")
 
@@ -23,19 +24,6 @@ def open_journal(db: str | None, redaction: bool, on_error: Any) -> tuple[Any, s
     except StorageError as exc:
         return None, f"{exc} Sessions are NOT being recorded; restart with --db PATH to choose another file."
     return journal, ""
-
-
-_IMPORTED = time.monotonic()
-
-
-def since_launch() -> float:
-    """Seconds since this process started (from /proc on Linux; else since this module was imported)."""
-    try:
-        ticks = int(Path("/proc/self/stat").read_text().rsplit(")", 1)[1].split()[19])
-        uptime = float(Path("/proc/uptime").read_text().split()[0])
-        return uptime - ticks / os.sysconf("SC_CLK_TCK")
-    except (OSError, ValueError, IndexError, AttributeError):
-        return time.monotonic() - _IMPORTED
 
 
 def apply_retention_at_start(db: str | None, days: float | None) -> str:
@@ -120,9 +108,9 @@ def run_gui(args: argparse.Namespace) -> int:
     _choose_devices(args, window)
     _start_feeds(args, window, worker)
     window.show()
-    QTimer.singleShot(0, lambda: log.info("startup: window shown %.2f s after launch", since_launch()))
+    QTimer.singleShot(0, lambda: log.info("startup: window shown %.2f s after launch", seconds_since_start()))
     # logging only (runs in the worker's thread): the installers' start-up targets, read by packaging/check_deb.sh
-    worker.ready.connect(lambda info: log.info("startup: models ready %.2f s after launch", since_launch()))
+    worker.ready.connect(lambda info: log.info("startup: models ready %.2f s after launch", seconds_since_start()))
     thread.start()
     try:
         result = app.exec()

@@ -196,7 +196,7 @@ class CaptureSlots:
         if self.feeds is None:
             from assist.pipeline.feeds import FeedHub
 
-            self.feeds = FeedHub(getattr(self, "config_dir", None))
+            self.feeds = FeedHub(getattr(self, "config_dir", None))  # complete before it is visible
         if self._feed_timer is None:
             self._feed_timer = QTimer(self)
             self._feed_timer.setInterval(FEED_POLL_MS)
@@ -213,8 +213,7 @@ class CaptureSlots:
                 port, _ = self._hub().start_socket(getattr(self, "feed_port", 0))
                 self.status.emit(f"Chat feed listening on 127.0.0.1:{port} (token in {self.feeds.token_dir})")
             elif self.feeds is not None and self.feeds.server is not None:
-                self.feeds.server.stop()
-                self.feeds.server = None
+                self.feeds.stop_socket()
                 self.status.emit("Chat feed stopped")
         except Exception as exc:
             self.error.emit(f"The chat feed could not start: {exc}")

@@ -78,6 +78,7 @@ class FeedHub:
     def __init__(self, token_dir: Path | None = None) -> None:
         self.token_dir = token_dir or config_dir()
         self._queue: queue.Queue[tuple[str, Any]] = queue.Queue(maxsize=10_000)
+        self.token: str | None = None
         self.server: ChatFeedServer | None = None
         self.tailer: JsonlFileTailer | None = None
         self.dropped = 0
@@ -92,16 +93,26 @@ class FeedHub:
         """Listen on 127.0.0.1; returns (port, token). Raises FeedError (port taken...)."""
         if self.server is None:
             token = load_or_create_token(self.token_dir)
-            self.server = ChatFeedServer(lambda m: self._put("message", m), lambda p: self._put("problem", p),
-                                         token=token, port=port)
-            self.server.start()
+            server = ChatFeedServer(lambda m: self._put("message", m), lambda p: self._put("problem", p),
+                                    token=token, port=port)
+            server.start()
+            # published complete: another thread that sees ``server`` also sees its token and a listening socket
             self.token = token
+            self.server = server
+        assert self.token is not None
         return self.server.port, self.token
+
+    def stop_socket(self) -> None:
+        """Stop listening (queued messages stay for ``drain``)."""
+        server, self.server = self.server, None
+        if server is not None:
+            server.stop()
 
     def follow_file(self, path: str | Path) -> None:
         self.stop_file()
-        self.tailer = JsonlFileTailer(Path(path), lambda m: self._put("message", m), lambda p: self._put("problem", p))
-        self.tailer.start()
+        tailer = JsonlFileTailer(Path(path), lambda m: self._put("message", m), lambda p: self._put("problem", p))
+        tailer.start()
+        self.tailer = tailer  # published once it is reading
 
     def stop_file(self) -> None:
         if self.tailer is not None:
@@ -110,9 +121,7 @@ class FeedHub:
 
     def stop(self) -> None:
         self.stop_file()
-        if self.server is not None:
-            self.server.stop()
-            self.server = None
+        self.stop_socket()
 
     @property
     def pending(self) -> bool:
