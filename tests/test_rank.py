@@ -23,6 +23,23 @@ def test_rrf_known_scores_and_order() -> None:
     assert scores["d"] == pytest.approx(1 / 63)
 
 
+def test_rrf_ties_are_broken_by_the_best_single_rank_then_the_first_list_then_the_id() -> None:
+    # x is 2nd and 5th, y 5th and 2nd: the same fused score, whatever order the floats were added in
+    fused = reciprocal_rank_fusion([["a", "x", "c", "d", "y"], ["b", "y", "e", "f", "x"]])
+    scores = dict(fused)
+    assert scores["x"] == pytest.approx(scores["y"])
+    order = [item for item, _ in fused]
+    assert order.index("x") < order.index("y")  # the same best rank (2nd): the first list leads
+    # z is 1st in one list only; w is 3rd in both: not a tie (1/61 < 2/63), the better fused score wins
+    assert [i for i, _ in reciprocal_rank_fusion([["z", "p", "w"], ["q", "r", "w"]])][0] == "w"
+    # a near-tie from a float's last bit is a tie: the better single rank decides, not the noise
+    noisy = reciprocal_rank_fusion([["n", "m"], ["m", "n"]], weights=[1.0, 1.0 + 1e-13])
+    assert noisy[0][1] != noisy[1][1] and [i for i, _ in noisy] == ["n", "m"]
+    # identical inputs in another id order: the same fused order
+    assert reciprocal_rank_fusion([["k1", "k2"], ["k2", "k1"]]) == reciprocal_rank_fusion([["k1", "k2"], ["k2", "k1"]])
+    assert [i for i, _ in reciprocal_rank_fusion([["u"], ["v"]])] == ["u", "v"]
+
+
 def test_rrf_weights_change_the_winner_and_are_checked() -> None:
     fused = reciprocal_rank_fusion([["a", "b"], ["b", "a"]], k=1, weights=[3.0, 1.0])
     assert fused[0][0] == "a"

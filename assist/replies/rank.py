@@ -30,18 +30,22 @@ def tokenize(text: str) -> list[str]:
 def reciprocal_rank_fusion(
     rankings: list[list[str]], k: int = 60, weights: list[float] | None = None
 ) -> list[tuple[str, float]]:
-    """Fuse ranked id lists: score(id) = sum_i w_i / (k + rank_i(id)), ranks from 1; best first."""
+    """Fuse ranked id lists: score(id) = sum_i w_i / (k + rank_i(id)), ranks from 1; best first.
+
+    Ties are common (ranks 2 and 5 fuse like 5 and 2) and must not be decided by a float's last bit: scores equal
+    to 12 digits tie, and a tie goes to the item with the better single rank in any list, then to the earlier
+    list (the first ranking leads), then to the id itself, so one input always gives one order."""
     if weights is None:
         weights = [1.0] * len(rankings)
     if len(weights) != len(rankings):
         raise ValueError(f"{len(weights)} weights for {len(rankings)} rankings")
     scores: dict[str, float] = {}
-    first_seen: dict[str, int] = {}
-    for ranking, weight in zip(rankings, weights):
+    best: dict[str, tuple[int, int]] = {}  # (best rank, the list it came from)
+    for list_index, (ranking, weight) in enumerate(zip(rankings, weights)):
         for rank, item in enumerate(ranking, start=1):
             scores[item] = scores.get(item, 0.0) + weight / (k + rank)
-            first_seen.setdefault(item, len(first_seen))
-    return sorted(scores.items(), key=lambda kv: (-kv[1], first_seen[kv[0]]))
+            best[item] = min(best.get(item, (rank, list_index)), (rank, list_index))
+    return sorted(scores.items(), key=lambda kv: (-round(kv[1], 12), best[kv[0]], kv[0]))
 
 
 class BM25:
