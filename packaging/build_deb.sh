@@ -2,13 +2,14 @@
 # Build the Linux packages from a clean clone: the PyInstaller onedir bundle, a .deb (files under /opt/assist,
 # /usr/bin/assist, a desktop entry and icon) and a portable .tar.gz of the bundle.
 #   bash packaging/build_deb.sh            # -> build/assist_<version>_amd64.deb, build/assist-<version>-linux-x86_64.tar.gz
-# Needs the dev environment (bash packaging/dev.sh install) and dpkg-deb; installs PyInstaller into .venv.
+# Needs the dev environment (bash packaging/dev.sh install) and dpkg-deb; PyInstaller is in the lock's test extra.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 VERSION="$(.venv/bin/python -c 'from assist._version import __version__; print(__version__)')"
 BUNDLE=build/pyi/dist/assist
 if [ "${REUSE_BUNDLE:-0}" != 1 ] || [ ! -x "$BUNDLE/assist" ]; then  # REUSE_BUNDLE=1: package the last bundle again
-  .venv/bin/python -m pip install -q "pyinstaller>=6.10"
+  .venv/bin/python -m pip install -q --require-hashes -r requirements/lock.txt  # a no-op when dev.sh installed it
+  .venv/bin/python packaging/lock_check.py  # the bundle is built from the locked versions
   rm -rf build/pyi
   .venv/bin/pyinstaller packaging/assist.spec --noconfirm --log-level WARN --distpath build/pyi/dist --workpath build/pyi/work
 fi

@@ -28,10 +28,14 @@ if [ -n "$missing" ]; then
 fi
 
 if [ ! -x .venv/bin/python ]; then "$PY" -m venv .venv; fi
-.venv/bin/python -m pip install -q --upgrade pip
-# torch first and pinned: 2.13.0 resolves to the CPU build where one is provided locally.
-.venv/bin/python -m pip install -q torch==2.13.0
-.venv/bin/python -m pip install -q -e ".[test]"
+# Python packages: exactly requirements/lock.txt (versions and sha256 hashes, compiled from pyproject.toml by
+# packaging/lock.sh): the app, the test extra (pytest, ruff, PyInstaller...), pip and setuptools themselves, and
+# torch as the 2.13.0+cpu wheel (this machine's pip.conf find-links has it; elsewhere point PIP_FIND_LINKS at it).
+# --require-hashes: a dependency the lock does not pin, or a file whose hash differs, fails the install.
+.venv/bin/python -m pip install -q --require-hashes -r requirements/lock.txt
+# then Assist itself, editable, built by the lock's setuptools (no build isolation: nothing fetched unpinned)
+.venv/bin/python -m pip install -q --no-deps --no-build-isolation -e .
+.venv/bin/python packaging/lock_check.py  # fails on a locked package at another version; lists any extras
 
 case "$what" in
   install) ;;
