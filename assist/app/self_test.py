@@ -2,8 +2,9 @@
 
 Imports the runtime libraries, loads every shipped model, reads text off an image it draws, transcribes the clip it
 ships, analyses a sample message, builds the main window offscreen, and writes a JSON report (versions, providers,
-timings, pass/fail per check). Exit 0 only when every check passed. The default runtime must not import torch:
-that is checked too (the optional drafting model is the only part that needs it).
+timings, pass/fail per check; under "packages" every Python distribution it runs with, and its version). Exit 0 only
+when every check passed. The default runtime must not import torch: that is checked too (the optional drafting model
+is the only part that needs it).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import platform
+import re
 import sys
 import time
 import traceback
@@ -141,10 +143,34 @@ def _no_torch() -> dict[str, Any]:
     return {}
 
 
-def run_self_test(report_path: str | None = None) -> int:
-    """Run every check, print a line per check, write the JSON report; 0 when all passed."""
+def installed_packages() -> dict[str, str]:
+    """Every Python distribution this interpreter can see, by normalised name (``pyside6-essentials``), with its
+    version: in a dev environment what requirements/lock.txt installed; in a frozen bundle only the packages whose
+    metadata PyInstaller carried (the "runtime libraries" check reports the modules' own versions as well)."""
+    from importlib.metadata import distributions
+
+    found: dict[str, str] = {}
+    for dist in distributions():  # in sys.path order: the first of a name is the one that is imported
+        name = dist.metadata["Name"]
+        if name:
+            found.setdefault(re.sub(r"[-_.]+", "-", name).lower(), dist.version)
+    return dict(sorted(found.items()))
+
+
+def environment() -> dict[str, Any]:
+    """The head of the report: what ran the checks."""
     from assist._version import __version__
 
+    try:
+        packages: dict[str, str] | str = installed_packages()
+    except Exception as exc:  # noqa: BLE001 - a broken metadata folder must not lose the report
+        packages = f"unreadable: {type(exc).__name__}: {exc}"
+    return {"assist": __version__, "python": sys.version.split()[0], "platform": platform.platform(),
+            "frozen": bool(getattr(sys, "frozen", False)), "packages": packages}
+
+
+def run_self_test(report_path: str | None = None) -> int:
+    """Run every check, print a line per check, write the JSON report; 0 when all passed."""
     checks, state = Checks(), {}
     started = time.perf_counter()
     checks.run("runtime libraries", _libraries)
@@ -154,9 +180,10 @@ def run_self_test(report_path: str | None = None) -> int:
     checks.run("speech recognition transcribes the shipped clip", _asr)
     checks.run("main window builds offscreen", _window)
     checks.run("torch not imported by the runtime", _no_torch)
-    report = {"assist": __version__, "python": sys.version.split()[0], "platform": platform.platform(),
-              "frozen": bool(getattr(sys, "frozen", False)), "ok": checks.ok,
-              "seconds": round(time.perf_counter() - started, 2), "checks": checks.results}
+    head = environment()
+    packages = head.pop("packages")
+    report = {**head, "ok": checks.ok, "seconds": round(time.perf_counter() - started, 2), "checks": checks.results,
+              "packages": packages}
     for result in checks.results:
         mark = "PASS" if result["ok"] else "FAIL"
         print(f"{mark}  {result['check']} ({result['seconds']:.2f} s)" + ("" if result["ok"] else
