@@ -35,7 +35,7 @@ def clips() -> dict[int, object]:
     """2, 5 and 10 s of continuous speech: the librivox sentences joined with 0.2 s pauses, then cut."""
     import numpy as np
 
-    from assist.inference.asr.evaluate import read_wav16
+    from assist.training.eval_asr import read_wav16
 
     pause = np.zeros(3200, np.float32)
     speech = np.concatenate([part for wav in sorted(LIBRIVOX.glob("*.wav")) for part in (read_wav16(wav), pause)])

@@ -133,9 +133,9 @@ def timed_import(store, folder: Path) -> dict:
 
 
 def import_bench(model, kind: str, articles: int, root: Path) -> dict:
-    from assist.app.cli_kb import parallel_embed
+    from assist.app.cli.kb import parallel_embed
     from assist.pipeline.engines import embedding_model_id
-    from assist.replies.kb_store import KnowledgeStore
+    from assist.replies.kb.store import KnowledgeStore
 
     folder = root / f"articles_{kind}"
     folder.mkdir()

@@ -35,7 +35,7 @@ sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "benchmarks"))
 from machine import machine, summary  # noqa: E402
 
-from tests.pulse import NullSink, say  # noqa: E402 (the same PulseAudio helper the tests use)
+from support.pulse import NullSink, say  # noqa: E402 (the same PulseAudio helper the tests use)
 
 TESTDATA = Path("/usr/share/pocketsphinx/test/data")
 SENTENCES = [

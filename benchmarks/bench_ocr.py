@@ -99,7 +99,7 @@ def preprocessing_study() -> dict:
     import cv2
 
     from assist.inference.screen.synthetic import OrderPage, render_lines, render_order_page
-    from assist.inference.training.data import default_data_dir
+    from assist.training.data import default_data_dir
 
     lines = ["Order #A12345 is Delayed", "Refund of $59.99 was Declined", "Ticket 98765 opened 2024-03-15",
              "Error 504: gateway timeout", "Account: 1234-5678", "Product: Wireless Headphones"]

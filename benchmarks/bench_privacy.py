@@ -25,7 +25,7 @@ def main() -> None:
     parser.add_argument("--record", action="store_true")
     args = parser.parse_args()
     from assist.storage.privacy import scan
-    from tests.pii_journal import every_kind_message, seed
+    from support.pii_journal import every_kind_message, seed
 
     path = Path(tempfile.mkdtemp()) / "journal.sqlite3"
     start = time.perf_counter()

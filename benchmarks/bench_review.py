@@ -163,7 +163,7 @@ def measure_window(path: Path, runs: int = 3) -> dict:
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     from PySide6.QtWidgets import QApplication
 
-    from assist.gui.review_panel import COLUMNS, ReviewPanel
+    from assist.gui.review.panel import COLUMNS, ReviewPanel
 
     app = QApplication.instance() or QApplication([])
     peak = [c for c, _ in COLUMNS].index("Peak negative")

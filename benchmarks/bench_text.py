@@ -49,7 +49,7 @@ def measure_load(runs: int = 3) -> dict:
 
 
 def sample_messages(n: int) -> list[str]:
-    from assist.inference.training.data import default_data_dir, load_bitext, load_meld
+    from assist.training.data import default_data_dir, load_bitext, load_meld
 
     data = default_data_dir()
     meld = [e.text for e in load_meld(data, "dev") if len(e.text.split()) >= 3]
@@ -65,9 +65,9 @@ def build_kb(chunks: int) -> Path:
 
     from bench_kb import write_articles
 
-    from assist.app.cli_kb import text_embedder
-    from assist.replies.kb import default_kb_path
-    from assist.replies.kb_store import KnowledgeStore
+    from assist.app.cli.kb import text_embedder
+    from assist.replies.kb.entries import default_kb_path
+    from assist.replies.kb.store import KnowledgeStore
 
     root = Path(tempfile.mkdtemp())
     embed, model_id = text_embedder()

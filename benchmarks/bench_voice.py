@@ -38,7 +38,7 @@ def five_seconds_of_speech() -> tuple[object, int, str]:
     if SPHINX.is_file():
         samples, rate = read_wav(SPHINX)
         return samples[: 5 * rate], rate, SPHINX.name + " (first 5 s)"
-    from assist.inference.training.data import default_data_dir
+    from assist.training.data import default_data_dir
 
     clip = sorted((default_data_dir() / "emodb" / "wav").glob("*.wav"))[0]
     samples, rate = read_wav(clip)

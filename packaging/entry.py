@@ -38,6 +38,6 @@ def _cuda_libraries() -> None:
 
 if __name__ == "__main__":
     _cuda_libraries()
-    from assist.app.cli import main
+    from assist.app.cli.main import main
 
     sys.exit(main())

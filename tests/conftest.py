@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import threading
-from pathlib import Path
 
 import pytest
 
@@ -17,26 +16,6 @@ os.environ["XDG_DATA_HOME"] = os.path.join(_SCRATCH, "data")
 os.environ["XDG_STATE_HOME"] = os.path.join(_SCRATCH, "state")  # the app's log files
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-REPO = Path(__file__).resolve().parents[1]
-
-
-def copy_journal(source: Path, dest: Path) -> Path:
-    """A consistent copy of a journal (SQLite's VACUUM INTO: no half-copied WAL), for tests that change it."""
-    import sqlite3
-
-    conn = sqlite3.connect(source)
-    try:
-        conn.execute("VACUUM INTO ?", (str(dest),))
-    finally:
-        conn.close()
-    return dest
-
-
-def data_dir() -> Path:
-    from assist.inference.training.data import default_data_dir
-
-    return default_data_dir()
-
 
 @pytest.fixture(scope="session")
 def engines():
@@ -44,6 +23,15 @@ def engines():
     from assist.pipeline.engines import load_engines
 
     return load_engines()
+
+
+@pytest.fixture(scope="session")
+def app_engines():
+    """The engines the app itself loads (calls ready: voice, fusion, speech recognition; the reply bank)."""
+    from assist.pipeline.assembly import app_engine_config
+    from assist.pipeline.engines import load_engines
+
+    return load_engines(app_engine_config())
 
 
 @pytest.fixture(scope="session")

@@ -52,8 +52,8 @@ def run_gui(args: argparse.Namespace) -> int:
     from assist.app.settings import apply_settings, load_settings
     from assist.gui.main_window import MainWindow
     from assist.gui.worker import ErrorBridge, PipelineWorker, WorkerThread
-    from assist.pipeline.controller import SessionController
-    from assist.pipeline.engines import EngineConfig, load_engines
+    from assist.pipeline.assembly import app_engine_config, session_controller
+    from assist.pipeline.engines import load_engines
 
     settings, settings_problem = load_settings(getattr(args, "settings", None))
     apply_settings(args, settings)
@@ -76,25 +76,15 @@ def run_gui(args: argparse.Namespace) -> int:
 
     if journal is not None:  # the supervisor's view of this PC's journal, read-only, opened when first shown
         _add_review_tab(window, Path(journal.path))
-    config = EngineConfig(model_dir=args.model_dir, device=args.device, backend=args.backend,
-                          fusion=bool(getattr(args, "fusion", False)), voice=True,
-                          asr_source=getattr(args, "asr", None), macros=True,
-                          kb_path=Path(args.kb) if getattr(args, "kb", None) else None,
-                          llm=getattr(args, "llm", None), llm_download=bool(getattr(args, "llm_download", False)))
+    config = app_engine_config(model_dir=args.model_dir, device=args.device, backend=args.backend,
+                               fusion=bool(getattr(args, "fusion", False)), asr_source=getattr(args, "asr", None),
+                               kb_path=Path(args.kb) if getattr(args, "kb", None) else None,
+                               llm=getattr(args, "llm", None), llm_download=bool(getattr(args, "llm_download", False)))
 
     def make_controller(engines: Any) -> Any:
-        from assist.pipeline.replies import ReplyService, feedback_history
-
-        history = feedback_history(getattr(journal, "path", None))  # what agents used before ranks replies
-        drafts = None
-        if getattr(engines, "llm", None) is not None:  # drafting is there only with a model
-            from assist.pipeline.drafts import DraftService
-
-            drafts = DraftService(engines.llm, on_update=worker.draft_update.emit)
-        return SessionController(engines, journal=journal, redaction=not args.no_redaction,
-                                 on_error=lambda m: bridge.error.emit(m),
-                                 replies=ReplyService(getattr(engines, "macros", None), history), drafts=drafts,
-                                 procedures=procedure_tracker(lambda m: bridge.error.emit(m)))
+        return session_controller(engines, journal=journal, redaction=not args.no_redaction,
+                                  on_error=lambda m: bridge.error.emit(m), journal_path=getattr(journal, "path", None),
+                                  on_draft=worker.draft_update.emit)
 
     worker = PipelineWorker(load_engines=lambda state: load_engines(config, state), make_controller=make_controller)
     connect(window, worker)
@@ -132,7 +122,7 @@ def _add_review_tab(window: Any, journal: Path) -> None:
     def opened(current: int) -> None:
         if current != index or window.main_tabs.widget(index) is not placeholder:
             return
-        from assist.gui.review_panel import ReviewPanel
+        from assist.gui.review.panel import ReviewPanel
 
         panel = ReviewPanel([journal])
         window.main_tabs.removeTab(index)
@@ -142,16 +132,6 @@ def _add_review_tab(window: Any, journal: Path) -> None:
 
     window.main_tabs.currentChanged.connect(opened)
 
-
-def procedure_tracker(on_error: Any) -> Any:
-    """The next-best-action tracker over the bundled ABCD procedures; None (said once) when they cannot be read."""
-    from assist.replies.procedures import ProceduresError, ProcedureTracker, load_procedures
-
-    try:
-        return ProcedureTracker(load_procedures())
-    except ProceduresError as exc:
-        on_error(f"{exc} The next-step checklist is off.")
-        return None
 
 
 def connect(window: Any, worker: Any) -> None:

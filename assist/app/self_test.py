@@ -20,7 +20,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-REPO = Path(__file__).resolve().parents[2]
+from assist.paths import ROOT
+
+REPO = ROOT
 CLIP = REPO / "resources" / "selftest" / "clip.wav"
 CLIP_WORDS = ("package", "refund")
 RUNTIME_LIBRARIES = ("numpy", "onnxruntime", "ctranslate2", "tokenizers", "cv2", "rapidocr", "sounddevice",

@@ -16,7 +16,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
-import platformdirs
+from assist.paths import user_config_dir
 
 log = logging.getLogger("assist")
 
@@ -25,7 +25,7 @@ KEYS = {"asr": str, "agent_device": str, "customer_device": str, "chat_feed": bo
 
 
 def settings_path() -> Path:
-    return Path(platformdirs.user_config_dir("Assist", "Assist")) / "settings.json"
+    return user_config_dir() / "settings.json"
 
 
 def load_settings(path: Path | None = None) -> tuple[dict[str, Any], str]:

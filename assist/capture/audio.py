@@ -29,6 +29,17 @@ DEFAULT_BUFFER_SECONDS = 60.0
 BLOCK_SECONDS = 0.02
 
 
+@dataclass(frozen=True)
+class AudioDevice:
+    """One input a side of the call can use. ``key`` is stable across runs (stored in settings)."""
+
+    key: str  # "pulse:<source name>", "portaudio:<device name>", "loopback:<speaker name>"
+    label: str
+    backend: str  # pulse | portaudio | loopback
+    loopback: bool  # True: what the computer plays (the customer's side)
+    default: bool = False
+
+
 @dataclass
 class CaptureStats:
     """What a source saw: frames in, frames lost because the buffer was full, driver overflows."""

@@ -11,22 +11,17 @@ from __future__ import annotations
 import shutil
 import subprocess
 import sys
-from dataclasses import dataclass
 from typing import Any
 
-from assist.capture.audio import AGENT, CUSTOMER, DEFAULT_BUFFER_SECONDS, SoundDeviceSource, rescan_portaudio
+from assist.capture.audio import (
+    AGENT,
+    CUSTOMER,
+    DEFAULT_BUFFER_SECONDS,
+    AudioDevice,
+    SoundDeviceSource,
+    rescan_portaudio,
+)
 from assist.capture.errors import AudioDeviceError
-
-
-@dataclass(frozen=True)
-class AudioDevice:
-    """One input a side of the call can use. ``key`` is stable across runs (stored in settings)."""
-
-    key: str  # "pulse:<source name>", "portaudio:<device name>", "loopback:<speaker name>"
-    label: str
-    backend: str  # pulse | portaudio | loopback
-    loopback: bool  # True: what the computer plays (the customer's side)
-    default: bool = False
 
 
 def _pactl(*args: str) -> str:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-from assist.capture.audio import BLOCK_SECONDS, DEFAULT_BUFFER_SECONDS, TARGET_RATE, _BufferedSource
+from assist.capture.audio import BLOCK_SECONDS, DEFAULT_BUFFER_SECONDS, TARGET_RATE, AudioDevice, _BufferedSource
 from assist.capture.errors import AudioDeviceError
 
 LOOPBACK_RATE = 48_000  # WASAPI shared mode runs at the mixer's rate; soundcard resamples to what we ask
@@ -31,8 +31,6 @@ def _backend(module: Any) -> Any:
 
 def loopback_devices(module: Any = None) -> list[Any]:
     """One loopback input per output device ("what this computer plays on <speaker>")."""
-    from assist.capture.devices import AudioDevice
-
     try:
         sc = _backend(module)
         default = sc.default_speaker()

@@ -81,9 +81,11 @@ class CallPlayback:
             self.seek(start_s)
         if self._frame >= len(self.audio):
             self.seek(0.0)
-        sd = self._sd
+        sd: Any = self._sd
         if sd is None:
-            import sounddevice as sd
+            import sounddevice
+
+            sd = sounddevice
         device, pulse_sink = self.device, None
         if device and device.startswith("pulse:"):
             device, pulse_sink = "pulse", device.split(":", 1)[1]

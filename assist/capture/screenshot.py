@@ -79,7 +79,7 @@ def capture_screen(region: tuple[int, int, int, int] | None = None, monitor: int
                    grabber: Grabber | None = None, max_side: int = MAX_CAPTURE_SIDE) -> CapturedImage:
     """Grab monitor ``monitor`` (0: all of them), or ``region`` = (left, top, width, height) relative to it."""
     own = grabber is None
-    active = _open_mss() if grabber is None else grabber
+    active: Any = _open_mss() if grabber is None else grabber
     try:
         monitors = list(active.monitors)
         if not 0 <= monitor < len(monitors):
@@ -93,7 +93,7 @@ def capture_screen(region: tuple[int, int, int, int] | None = None, monitor: int
         raise ScreenCaptureError(f"The screen could not be captured: {exc}") from exc
     finally:
         if own:
-            active.close()  # type: ignore[attr-defined]
+            active.close()
     geometry = (box["left"], box["top"], box["width"], box["height"])
     return CapturedImage(pixels, "screen", geometry, scale, monitor)
 

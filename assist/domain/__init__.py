@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -153,6 +153,24 @@ class Insight:
 
 
 @dataclass(frozen=True)
+class ScreenEntity:
+    """Something the agent can act on, read off a screenshot: ``kind`` is order_id, ticket_id, account_id,
+    error_code, amount, date, product or status; ``value`` is normalised (ids upper-case, amounts "59.99 USD",
+    dates ISO). The screen reader finds them; the KB query, macro placeholders and the checklist use them."""
+
+    kind: str
+    value: str
+
+    def to_dict(self) -> dict[str, str]:
+        """As stored with a screenshot event in the journal (JSON)."""
+        return {"kind": self.kind, "value": self.value}
+
+    @classmethod
+    def from_dict(cls, item: Mapping[str, object]) -> ScreenEntity:
+        return cls(str(item.get("kind", "")), str(item.get("value", "")))
+
+
+@dataclass(frozen=True)
 class Feedback:
     session_id: str
     suggestion_id: str
@@ -175,6 +193,7 @@ __all__ = [
     "ProgressState",
     "LabelEstimate",
     "Role",
+    "ScreenEntity",
     "Session",
     "Suggestion",
 ]

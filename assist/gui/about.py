@@ -14,7 +14,7 @@ from assist._version import __version__
 
 def _folders() -> str:
     """Where this user's data, settings and logs are (what support asks first); kept when Assist is uninstalled."""
-    from assist.storage.userdata import user_folders
+    from assist.paths import user_folders
 
     folders = user_folders()
     rows = "".join(f"<tr><td>{label}</td><td>{html.escape(str(folders[key]))}</td></tr>"

@@ -1,6 +1,6 @@
 """Next best action: the current procedure as a checklist (done steps ticked, the next step in bold).
 
-The panel only paints what ``assist.replies.procedures.Checklist`` says; it is updated after each chat turn,
+The panel only paints what ``assist.replies.procedures.tracker.Checklist`` says; it is updated after each chat turn,
 so an update reuses the list's items (no relayout): same procedure -> only texts, colours and tooltips
 change; the list and hint have fixed heights so the window around them never reflows.
 """
@@ -11,7 +11,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QBrush, QColor, QFont
 from PySide6.QtWidgets import QAbstractItemView, QLabel, QListWidget, QListWidgetItem, QVBoxLayout, QWidget
 
-from assist.replies.procedures import Checklist, StepState
+from assist.replies.procedures.tracker import Checklist, StepState
 
 DONE_COLOUR = QColor("#1b7f2a")
 PENDING_COLOUR = QColor("#7a7a7a")

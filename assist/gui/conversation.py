@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import html
+from collections.abc import Sequence
 
 from PySide6.QtCore import QUrl
 from PySide6.QtGui import QTextCursor
 from PySide6.QtWidgets import QTextBrowser, QWidget
 
-from assist.domain import Insight, LabelEstimate, Role
+from assist.domain import Insight, LabelEstimate, Role, ScreenEntity
 
 MAX_SHOWN_CHARS = 2000
 INTENT_UNCLEAR_BELOW = 0.4  # a weak top intent is worse than saying we do not know
@@ -57,9 +58,9 @@ class ConversationView(QTextBrowser):
         self.moveCursor(QTextCursor.MoveOperation.End)
         self.ensureCursorVisible()
 
-    def add_screenshot(self, path: str, entities: list[dict[str, str]], note: str = "") -> None:
+    def add_screenshot(self, path: str, entities: Sequence[ScreenEntity], note: str = "") -> None:
         """A screenshot the agent took: its thumbnail and the details read from it."""
-        unique = list(dict.fromkeys((e["kind"], e["value"]) for e in entities))[:8]  # a page repeats itself
+        unique = list(dict.fromkeys((e.kind, e.value) for e in entities))[:8]  # a page repeats itself
         found = ", ".join(f"{kind.replace('_', ' ')}: <b>{html.escape(value)}</b>" for kind, value in unique)
         detail = found or html.escape(note or "no details found")
         image = f'<img src="{html.escape(QUrl.fromLocalFile(path).toString())}" width="160"/><br/>' if path else ""

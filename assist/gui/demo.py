@@ -7,9 +7,11 @@ from pathlib import Path
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
+from assist.paths import resource
+
 
 def default_demo_path() -> Path:
-    return Path(__file__).resolve().parents[2] / "resources" / "demo" / "late_order.json"
+    return resource("demo", "late_order.json")
 
 
 def load_script(path: Path | None = None) -> list[tuple[str, str]]:

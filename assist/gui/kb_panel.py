@@ -29,9 +29,9 @@ from PySide6.QtWidgets import (
 
 from assist.domain import ProgressState
 from assist.gui.jobs import Job, JobRunner
-from assist.replies.kb_import import SUFFIXES
-from assist.replies.kb_store import Article, ChunkHit, ImportReport, KnowledgeStore
-from assist.replies.rank import tokenize
+from assist.replies.kb.readers import SUFFIXES
+from assist.replies.kb.store import Article, ChunkHit, ImportReport, KnowledgeStore
+from assist.replies.search import tokenize
 
 DEBOUNCE_MS = 150
 RESULTS = 20

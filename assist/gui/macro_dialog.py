@@ -34,8 +34,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from assist.replies.macro_fill import PLACEHOLDERS, unknown_placeholders
-from assist.replies.macros import Macro, MacroBank, MacroError, MacroImportReport, make_macro
+from assist.replies.macros.bank import Macro, MacroBank, MacroError, MacroImportReport, make_macro
+from assist.replies.macros.fill import PLACEHOLDERS, unknown_placeholders
 
 _PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
 _KNOWN_STYLE = "background-color:#d6eaff;color:#0b3d91;"

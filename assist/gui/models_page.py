@@ -39,10 +39,9 @@ from assist.inference.model_manifest import (
     human_size,
     load_manifest,
     load_user_manifest,
-    remove_model,
     verify,
 )
-from assist.inference.user_models import add_user_model, usage_hint
+from assist.inference.user_models import add_user_model, remove_user_model, usage_hint
 
 COLUMNS = ("Model", "Version", "Licence", "Size", "Status")
 NAME, VERSION, LICENCE, SIZE, STATUS = range(len(COLUMNS))
@@ -188,7 +187,7 @@ class ModelsPage(QWidget):
         if not self._confirm(f"Delete {entry.name} and its files ({human_size(entry.size)})?"):
             return False
         name = entry.name
-        return self._start("remove", f"Removing {name}…", lambda state: remove_model(name))
+        return self._start("remove", f"Removing {name}…", lambda state: remove_user_model(name))
 
     def _start(self, what: str, busy_text: str, work: Callable[[ProgressState], object]) -> bool:
         job = Job(what, work, lambda exc: str(exc) if isinstance(exc, ManifestError)

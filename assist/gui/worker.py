@@ -54,7 +54,7 @@ class PipelineWorker(QObject, CaptureSlots):
     request_follow_file = Signal(str)  # "" = stop following
     screenshot_added = Signal(object)  # assist.pipeline.screens.ScreenshotResult
     status = Signal(str)  # a line for the status bar (import progress, feed address)
-    checklist_changed = Signal(object)  # assist.replies.procedures.Checklist or None, after every turn
+    checklist_changed = Signal(object)  # assist.replies.procedures.tracker.Checklist or None, after every turn
     draft_update = Signal(object)  # assist.pipeline.drafts.DraftUpdate, emitted from the drafting thread
     request_reload_macros = Signal()
 

@@ -10,7 +10,7 @@ turn (its already-combined estimate ``q``) says about this one::
 ``P(e | e') / P(e)`` is the lift of emotion ``e`` after ``e'`` for the same speaker, counted on MELD train's
 gold labels (not on model outputs, so no stacking); ``T`` is the temperature that best calibrates the text
 model on MELD train dialogues it was not trained on; ``beta = 1`` is the Bayes combination. Both are fitted by
-``assist train dialogue-prior`` (``assist/inference/training/dialogue_prior.py``) into
+``assist train dialogue-prior`` (``assist/training/dialogue_prior.py``) into
 ``models/text/dialogue_prior.json``. Qt-free, numpy only.
 """
 

@@ -15,13 +15,14 @@ from __future__ import annotations
 import re
 import threading
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Generator, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
 from assist.inference.errors import BadInput, InferenceError, ModelUnavailable
 from assist.inference.llm_checks import MemoryProbe, available_memory, inspect_folder, memory_needed, memory_problem
+from assist.paths import model_dir
 
 StopReason = Literal["done", "cancelled", "time_budget", "max_tokens"]
 Prompt = str | Sequence[Mapping[str, str]]
@@ -31,7 +32,7 @@ HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*(/[\w.-]+)?$")
 
 def default_llm_dir() -> Path:
     """Where language-model folders are looked for by name (``models/llm``)."""
-    return Path(__file__).resolve().parents[2] / "models" / "llm"
+    return model_dir("llm")
 
 
 def installed_llms(root: Path | None = None) -> list[Path]:
@@ -212,7 +213,7 @@ class DraftStream(Iterator[str]):
         finally:
             self._streamer.end()
 
-    def _iterate(self) -> Iterator[str]:
+    def _iterate(self) -> Generator[str, None, None]:
         self._start = time.perf_counter()  # the budget counts from the first read, not from creation
         self._deadline = self._start + self._budget if self._budget is not None else None
         self._thread.start()
@@ -301,7 +302,8 @@ def _load(folder: Path, device: str, dtype_name: str) -> tuple[Any, Any]:
         model = AutoModelForCausalLM.from_pretrained(folder, local_files_only=True, dtype=getattr(torch, dtype_name))
     except Exception as exc:  # noqa: BLE001 - unknown architecture, corrupt file, version mismatch...
         raise ModelUnavailable(f"The language model in {folder} could not be loaded ({exc}).") from exc
-    return tokenizer, model.to(device).eval()
+    loaded: Any = model  # transformers' stubs type .to() for its own classes only
+    return tokenizer, loaded.to(device).eval()
 
 
 def _fold_system(messages: list[dict[str, str]]) -> list[dict[str, str]]:

@@ -21,8 +21,9 @@ from typing import Any
 
 from assist.domain import ProgressState
 from assist.inference.errors import InferenceError
+from assist.paths import ROOT, user_data_dir
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = ROOT
 SHIPPED_MANIFEST = REPO / "models" / "manifest.json"
 FORMAT = 1
 PACKAGE = "package:"
@@ -112,7 +113,7 @@ SHIPPED_MODELS = (
              "Assist's own; trained on EmoDB (free for research, by its authors): observe it when redistributing",
              (("config.json", RUNTIME), ("voice.onnx", RUNTIME), ("weights.safetensors", TRAINING)),
              folder="models/voice", repair="Reinstall Assist, or retrain it with "
-             "assist.inference.training.train_voice (models/voice/MODEL_CARD.md)."),
+             "assist.training.train_voice (models/voice/MODEL_CARD.md)."),
     _Shipped("fusion", "fusion", "assist train fusion on the text and voice models' features of MELD, GoEmotions, "
              "Bitext and EmoDB (models/fusion/MODEL_CARD.md)",
              "Assist's own; trained on MELD (GPL-3.0), GoEmotions, Bitext (CDLA-Sharing-1.0) and EmoDB "
@@ -251,9 +252,7 @@ def load_manifest(path: Path | None = None) -> list[ModelEntry]:
 
 def user_models_dir() -> Path:
     """``<user data dir>/models``: where added models are copied (read at each call, so tests can move it)."""
-    import platformdirs
-
-    return Path(platformdirs.user_data_dir("Assist", "Assist")) / "models"
+    return user_data_dir() / "models"
 
 
 def user_manifest_path() -> Path:
@@ -373,18 +372,3 @@ def verify(entries: Iterable[ModelEntry] | None = None, quick: bool = False,
     if state is not None:
         state.set_progress(1.0, "checked")
     return checks
-
-
-def add_model(path: str | os.PathLike[str], kind: str | None = None, name: str | None = None,
-              state: ProgressState | None = None) -> ModelEntry:
-    """Copy a complete model folder to the user's models folder and record it there (``user_models``)."""
-    from assist.inference.user_models import add_user_model
-
-    return add_user_model(path, kind, name, state)
-
-
-def remove_model(name: str) -> Path:
-    """Delete an added model and its entry; a shipped model is refused in words (``user_models``)."""
-    from assist.inference.user_models import remove_user_model
-
-    return remove_user_model(name)

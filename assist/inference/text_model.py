@@ -19,6 +19,7 @@ from assist.domain import EKMAN_EMOTIONS, SENTIMENTS
 from assist.inference.encoder import SplitMiniLM, mean_pool, pick_device, run_layers
 from assist.inference.errors import BadInput, ModelUnavailable
 from assist.inference.labels import INTENTS
+from assist.paths import model_dir
 
 WEIGHTS_FILE = "weights.safetensors"
 CONFIG_FILE = "config.json"
@@ -26,7 +27,7 @@ MAX_CHARS = 4000  # longer messages are cut before tokenising (the model sees 12
 
 
 def default_model_dir() -> Path:
-    return Path(__file__).resolve().parents[2] / "models" / "text"
+    return model_dir("text")
 
 
 def build_heads(hidden: int = 384) -> Any:
@@ -195,7 +196,8 @@ def load_weights(path: Path, tuned: Any, heads: Any) -> None:
         state = load_file(str(path))
         head_state = {k[6:]: v.float() for k, v in state.items() if k.startswith("heads.")}
         for part in ("weight", "bias"):  # models with one shared emotion head
-            head_state.setdefault(f"emotion_goemotions.{part}", head_state.get(f"emotion.{part}"))
+            if f"emotion.{part}" in head_state:
+                head_state.setdefault(f"emotion_goemotions.{part}", head_state[f"emotion.{part}"])
         tuned.load_state_dict({k[6:]: v.float() for k, v in state.items() if k.startswith("tuned.")})
         heads.load_state_dict(head_state)
     except FileNotFoundError as exc:

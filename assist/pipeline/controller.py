@@ -7,7 +7,7 @@ and errors; the journal is any object with the ``Journal`` methods (or None).
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -22,15 +22,18 @@ from assist.domain import (
     Insight,
     LabelEstimate,
     Role,
+    ScreenEntity,
     Session,
+    Suggestion,
 )
 from assist.inference.errors import BadInput
 from assist.inference.escalation import escalation_risk
 from assist.inference.fusion.features import CONTEXT_TURNS, FusionInputs, voice_features
 from assist.inference.text_model import join_context
 from assist.pipeline.engines import Engines
-from assist.replies.kb_retriever import conversation_query
-from assist.replies.suggest import make_suggestions
+from assist.replies.kb.retriever import Hit, conversation_query
+from assist.replies.procedures.tracker import Checklist
+from assist.replies.ranking.kb_suggestions import make_suggestions
 
 MAX_STORED_CHARS = 1_000_000
 BINARY_RATIO = 0.3
@@ -46,6 +49,39 @@ class JournalLike(Protocol):
     def record_capture_stats(self, session_id: str, stats: dict[str, Any]) -> None: ...
 
 
+class ReplyRanker(Protocol):
+    """Ranks the replies shown for a customer turn and learns from what the agent does with them
+    (``pipeline.replies.ReplyService``)."""
+
+    def suggest(self, message_id: str, text: str, previous_customer_turns: list[str], intent: LabelEstimate,
+                emotion: EmotionEstimate, hits: list[Hit], entities: Sequence[ScreenEntity]) -> tuple[Suggestion, ...]: ...
+
+    def feedback(self, suggestion_id: str, action: str) -> None: ...
+
+
+class DraftWriter(Protocol):
+    """Drafts a reply with a local language model, off the controller's thread (``pipeline.drafts.DraftService``)."""
+
+    def start(self, message_id: str, customer_turns: Sequence[str], hits: Sequence[Hit],
+              emotion_label: str | None = None, intent_label: str | None = None) -> None: ...
+
+    def cancel(self) -> None: ...
+
+    def shutdown(self, timeout_s: float = 5.0) -> bool: ...
+
+
+class ProcedureFollower(Protocol):
+    """The next-step checklist (``replies.procedures.tracker.ProcedureTracker``)."""
+
+    def reset(self) -> None: ...
+
+    def select(self, article_ids: Sequence[str]) -> bool: ...
+
+    def observe(self, role: str, text: str, entities: Sequence[ScreenEntity] | None = None) -> list[str]: ...
+
+    def checklist(self) -> Checklist | None: ...
+
+
 class SessionError(Exception):
     """A user action that cannot be done now (no session, bad message...)."""
 
@@ -54,7 +90,7 @@ class SessionError(Exception):
 class Turn:
     message: ChatMessage
     insight: Insight | None = None
-    features: Any = None  # text features for the fusion model's context tokens (numpy), when fusion is on
+    features: np.ndarray | None = None  # text features for the fusion model's context tokens, when fusion is on
 
 
 PROCEDURE_MIN_SCORE = 0.45  # KB relevance (0.8 dense + 0.2 BM25) from which the top hit's procedure is followed
@@ -68,12 +104,12 @@ class SessionController:
     on_error: Callable[[str], None] = lambda message: None
     session: Session | None = None
     history: list[Turn] = field(default_factory=list)
-    screen: Any = None  # the latest screenshot's features for the fusion model (numpy), set by set_screen
-    screen_entities: list[dict[str, str]] = field(default_factory=list)
-    replies: Any = None  # assist.pipeline.replies.ReplyService; None: KB replies only, no macros, no learning
-    drafts: Any = None  # assist.pipeline.drafts.DraftService when a local language model is configured
-    procedures: Any = None  # assist.replies.procedures.ProcedureTracker: the next-best-action checklist
-    _hits: list[Any] = field(default_factory=list)  # the KB passages behind the latest customer turn's replies
+    screen: np.ndarray | None = None  # the latest screenshot's features for the fusion model, set by set_screen
+    screen_entities: list[ScreenEntity] = field(default_factory=list)  # the latest screenshot's
+    replies: ReplyRanker | None = None  # None: KB replies only, no macros, no learning
+    drafts: DraftWriter | None = None  # when a local language model is configured
+    procedures: ProcedureFollower | None = None  # the next-best-action checklist
+    _hits: list[Hit] = field(default_factory=list)  # the KB passages behind the latest customer turn's replies
 
     def start_session(self, agent: str = "", source: str = "chat") -> Session:
         if self.session is not None:
@@ -130,7 +166,7 @@ class SessionController:
         self.history.append(turn)
         return turn
 
-    def set_screen(self, features: Any, entities: list[dict[str, str]]) -> None:
+    def set_screen(self, features: np.ndarray | None, entities: Sequence[ScreenEntity]) -> None:
         """The latest screenshot: its features join the next customer turns read by the fusion model."""
         self.screen, self.screen_entities = features, list(entities)
 
@@ -172,7 +208,8 @@ class SessionController:
             voice_f is not None or (self.engines.fuse_chat and features is not None and bool(previous_turns)))
         if fuse:
             inputs = FusionInputs.one(text=features, context=previous_turns, voice=voice_f, screen=self.screen)
-            fused = self.engines.fusion.estimate(inputs)  # type: ignore[attr-defined]
+            assert self.engines.fusion is not None  # fuse is only set with a fusion model
+            fused = self.engines.fusion.estimate(inputs)
             emotions, sentiments = fused.emotion, fused.sentiment
             contributions = {"emotion": fused.contributions["emotion"]}
             if not intents:  # no words: the fused head is all there is (voice carries little intent)
@@ -186,9 +223,9 @@ class SessionController:
             previous_emotion = next((t.insight.emotion.probabilities for t in reversed(self.history)
                                      if t.message.role is Role.CUSTOMER and t.insight is not None), None)
             prior = self.engines.dialogue_prior
-            alone = prior.combine(emotions, None)  # type: ignore[attr-defined]
-            emotions = prior.combine(emotions, previous_emotion) if previous_emotion else alone  # type: ignore[attr-defined]
-            before, now, own = (max(d, key=d.get) for d in (previous_emotion or alone, emotions, alone))
+            alone = prior.combine(emotions, None)
+            emotions = prior.combine(emotions, previous_emotion) if previous_emotion else alone
+            before, now, own = (max(d, key=d.__getitem__) for d in (previous_emotion or alone, emotions, alone))
             if now != own:
                 notes.append(f"Read with the customer's previous turn ({before}): {now} rather than {own}.")
         model_ms = (time.perf_counter() - start) * 1000
@@ -204,7 +241,7 @@ class SessionController:
                        if t.message.role is Role.CUSTOMER and t.message.text][:3]
             # a short reply is read with the turn before; the last screenshot's status words and error codes join it
             query, extended = conversation_query(message.text, earlier, self.screen_entities)
-            hits = self.engines.retriever.search(query, None if extended else embedding, k=3)  # type: ignore[attr-defined]
+            hits = self.engines.retriever.search(query, None if extended else embedding, k=3)
             self._hits = hits
             if self.replies is not None:  # KB replies and macros ranked together, with the agent's feedback
                 suggestions = self.replies.suggest(message.id, message.text, earlier, intent, emotion, hits,
@@ -230,7 +267,7 @@ class SessionController:
             contributions=contributions,
         ), features
 
-    def checklist(self) -> Any:
+    def checklist(self) -> Checklist | None:
         """The current procedure's steps, which are done and the next one (None before a procedure is known)."""
         return self.procedures.checklist() if self.procedures is not None else None
 
@@ -256,11 +293,11 @@ class SessionController:
         if model is None or self.engines.fusion is None:
             return None
         try:
-            reading = model.analyze(*voice)  # type: ignore[attr-defined]
+            reading = model.analyze(*voice)
         except BadInput as exc:
             notes.append(f"Voice not used: {exc}")
             return None
-        if not reading.speech_present or reading.voice_classes is None:
+        if not reading.speech_present or reading.voice_classes is None or reading.emotion is None:
             notes.append("Voice: no speech found; the estimate is from the words.")
             return None
         notes.append(f"Voice: {reading.label} ({max(reading.emotion.values()):.0%}).")

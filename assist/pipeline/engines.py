@@ -6,23 +6,92 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
 from assist.domain import ProgressState
 
+if TYPE_CHECKING:  # the engines' own types, for the protocols' signatures only (each is loaded lazily below)
+    from assist.inference.asr.transcript import Transcript
+    from assist.inference.fusion.features import FusionInputs
+    from assist.inference.fusion.model import FusedEstimate
+    from assist.inference.text_model import TextAnalysis
+    from assist.inference.voice.model import VoiceAnalysis
+    from assist.replies.kb.retriever import Hit
+    from assist.replies.kb.store import KnowledgeStore
+    from assist.replies.macros.bank import MacroBank
+
 
 class TextAnalyzer(Protocol):
-    """What the pipeline needs from a text model (``assist.inference.text_model.TextModel``)."""
+    """What the pipeline needs from a text model (``inference.text_onnx.OnnxTextModel``, ``text_model.TextModel``)."""
 
-    version: str
-    device: str
-    context_turns: int
+    @property
+    def version(self) -> str: ...
+    @property
+    def device(self) -> str: ...
+    @property
+    def context_turns(self) -> int: ...
 
-    def analyze(self, texts: list[str], contexts: list[str] | None = None) -> Sequence: ...
+    def analyze(self, texts: list[str], contexts: list[str] | None = None) -> Sequence[TextAnalysis]: ...
 
     def embed(self, texts: list[str]) -> np.ndarray: ...
+
+
+class Retriever(Protocol):
+    """The knowledge base as the controller searches it per customer turn (``replies.kb.retriever.StoreRetriever``)."""
+
+    def search(self, text: str, embedding: np.ndarray | None = None, k: int = 3) -> list[Hit]: ...
+
+    def describe(self) -> str: ...
+
+
+class FusionEstimator(Protocol):
+    """Joins a turn's words, previous turns, voice and screen (``inference.fusion.model.FusionModel``)."""
+
+    @property
+    def version(self) -> str: ...
+    @property
+    def provider(self) -> str: ...
+
+    def estimate(self, inputs: FusionInputs, explain: bool = True) -> FusedEstimate: ...
+
+
+class VoiceReader(Protocol):
+    """Reads the customer's voice (``inference.voice.model.VoiceModel``)."""
+
+    @property
+    def provider(self) -> str: ...
+
+    def analyze(self, samples: np.ndarray, sample_rate: int) -> VoiceAnalysis: ...
+
+
+class SpeechRecognizer(Protocol):
+    """Transcribes a call's utterances (``inference.asr``: Whisper, PocketSphinx)."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def provider(self) -> str: ...
+
+    def transcribe(self, samples: object, sample_rate: int = ...) -> Transcript: ...
+
+    def transcribe_partial(self, samples: object, sample_rate: int = ...) -> Transcript: ...
+
+
+class EmotionPrior(Protocol):
+    """Reads a customer's turn with their previous one (``inference.dialogue_prior.DialoguePrior``)."""
+
+    def combine(self, probs: dict[str, float], previous: dict[str, float] | None) -> dict[str, float]: ...
+
+
+class LanguageModel(Protocol):
+    """A local model that drafts replies (``inference.llm.LocalLLM``)."""
+
+    @property
+    def name(self) -> str: ...
+
+    def describe(self) -> str: ...
 
 
 @dataclass
@@ -56,17 +125,17 @@ class EngineConfig:
 @dataclass
 class Engines:
     text: TextAnalyzer
-    retriever: object  # assist.replies.kb_retriever.StoreRetriever (or the in-memory retrieval.Retriever)
+    retriever: Retriever
     load_seconds: dict[str, float] = field(default_factory=dict)
-    fusion: object | None = None  # assist.inference.fusion.model.FusionModel (text + context turns, voice)
+    fusion: FusionEstimator | None = None  # text + context turns (with --fusion), voice and screen (calls)
     notes: list[str] = field(default_factory=list)  # what could not be loaded, for the log and the window
-    voice: object | None = None  # assist.inference.voice.model.VoiceModel, loaded for calls
+    voice: VoiceReader | None = None  # loaded for calls
     fuse_chat: bool = False  # chat messages go through the fusion model with their previous turns
-    asr: object | None = None  # the speech recogniser, loaded with the voice model (see load_asr_engine)
-    macros: object | None = None  # assist.replies.macros.MacroBank
-    kb: object | None = None  # assist.replies.kb_store.KnowledgeStore behind the retriever (for the KB panel)
-    llm: object | None = None  # assist.inference.llm.LocalLLM when drafting is configured and loaded
-    dialogue_prior: object | None = None  # assist.inference.dialogue_prior.DialoguePrior (the customer's previous turn)
+    asr: SpeechRecognizer | None = None  # the speech recogniser, loaded with the voice model (see load_asr_engine)
+    macros: MacroBank | None = None  # the reply bank
+    kb: KnowledgeStore | None = None  # the knowledge base behind the retriever (for the KB panel)
+    llm: LanguageModel | None = None  # when drafting is configured and loaded
+    dialogue_prior: EmotionPrior | None = None  # reads a customer's turn with their previous one
 
     @property
     def device(self) -> str:
@@ -79,7 +148,7 @@ class Engines:
 
     @property
     def versions(self) -> dict[str, str]:
-        versions = {"text": self.text.version, "kb": self.retriever.describe()}  # type: ignore[attr-defined]
+        versions = {"text": self.text.version, "kb": self.retriever.describe()}
         if self.fusion is not None:
             versions["fusion"] = str(getattr(self.fusion, "version", "?"))
         return versions
@@ -102,7 +171,8 @@ def load_engines(config: EngineConfig | None = None, state: ProgressState | None
         set_cpu_threads(config.cpu_threads)
     model.analyze(["warm-up"])  # first call allocates; do it here, not on the first customer message
     timings["text_model_s"] = round(time.perf_counter() - start, 3)
-    fusion, voice, notes = None, None, []
+    fusion, voice = None, None
+    notes: list[str] = []
     dialogue_prior = _load_dialogue_prior(model, notes)
     if (config.fusion or config.voice) and getattr(model, "backend", "") == "onnx":
         from assist.inference.errors import ModelUnavailable
@@ -130,14 +200,14 @@ def load_engines(config: EngineConfig | None = None, state: ProgressState | None
                                 notes)
     timings["knowledge_base_s"] = round(time.perf_counter() - start, 3)
     state.set_progress(1.0, "ready")
-    from assist.replies.kb_retriever import StoreRetriever
+    from assist.replies.kb.retriever import StoreRetriever
 
     return Engines(text=model, retriever=StoreRetriever(store), load_seconds=timings, fusion=fusion, notes=notes, voice=voice,
                    fuse_chat=config.fusion and fusion is not None, asr=asr, macros=macros,
                    kb=store, llm=llm, dialogue_prior=dialogue_prior)
 
 
-def _load_dialogue_prior(model: object, notes: list[str]) -> object | None:
+def _load_dialogue_prior(model: object, notes: list[str]) -> EmotionPrior | None:
     """The conversation prior fitted for this text model (models/text/dialogue_prior.json), if it has one."""
     from assist.inference.dialogue_prior import DialoguePriorError, load_prior, prior_file
 
@@ -160,7 +230,7 @@ def embedding_model_id(model: object) -> str:
 
 
 def open_knowledge_base(config: EngineConfig, model: TextAnalyzer, state: ProgressState,
-                        notes: list[str] | None = None) -> object:
+                        notes: list[str] | None = None) -> KnowledgeStore:
     """The knowledge base the app searches (seeded from the bundled KB on first use), embedded by ``model``.
 
     A knowledge-base file that cannot be opened (corrupt, another program's, unreadable) is left exactly as it
@@ -168,8 +238,8 @@ def open_knowledge_base(config: EngineConfig, model: TextAnalyzer, state: Progre
     """
     import tempfile
 
-    from assist.replies.kb import KnowledgeBaseError, default_kb_path
-    from assist.replies.kb_seed import open_user_kb
+    from assist.replies.kb.entries import KnowledgeBaseError, default_kb_path
+    from assist.replies.kb.seed import open_user_kb
 
     notes = notes if notes is not None else []
     seed = config.kb_seed or default_kb_path()
@@ -187,7 +257,8 @@ def open_knowledge_base(config: EngineConfig, model: TextAnalyzer, state: Progre
     return store
 
 
-def _load_llm(config: EngineConfig, notes: list[str], timings: dict[str, float], state: ProgressState) -> object | None:
+def _load_llm(config: EngineConfig, notes: list[str], timings: dict[str, float],
+              state: ProgressState) -> LanguageModel | None:
     """The drafting model, or None: not configured (the feature is absent), or not loadable (said in a note)."""
     from assist.inference.llm import configured_llm_source
 
@@ -210,8 +281,8 @@ def _load_llm(config: EngineConfig, notes: list[str], timings: dict[str, float],
     return llm
 
 
-def _load_macros(config: EngineConfig, notes: list[str]) -> object | None:
-    from assist.replies.macros import MacroBank, MacroError
+def _load_macros(config: EngineConfig, notes: list[str]) -> MacroBank | None:
+    from assist.replies.macros.bank import MacroBank, MacroError
 
     try:
         return MacroBank.open_user_bank(config.macro_bank)
@@ -220,7 +291,7 @@ def _load_macros(config: EngineConfig, notes: list[str]) -> object | None:
         return None
 
 
-def load_asr_engine(config: EngineConfig, notes: list[str]) -> object | None:
+def load_asr_engine(config: EngineConfig, notes: list[str]) -> SpeechRecognizer | None:
     """The speech recogniser for calls, or None with a note (calls are then unavailable, chat still works)."""
     from assist.inference.asr import load_asr
     from assist.inference.errors import ModelUnavailable
@@ -238,7 +309,7 @@ def load_asr_engine(config: EngineConfig, notes: list[str]) -> object | None:
     return engine
 
 
-def _load_voice(config: EngineConfig, notes: list[str], timings: dict[str, float]) -> object | None:
+def _load_voice(config: EngineConfig, notes: list[str], timings: dict[str, float]) -> VoiceReader | None:
     from assist.inference.errors import ModelUnavailable
     from assist.inference.voice.model import VoiceModel
 

@@ -13,8 +13,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import platformdirs
-
 from assist.capture.chat_feed import (
     ChatFeedServer,
     FeedMessage,
@@ -23,11 +21,12 @@ from assist.capture.chat_feed import (
     parse_transcript,
 )
 from assist.domain import EventKind, ProgressState
+from assist.paths import user_config_dir
 from assist.pipeline.controller import SessionController, Turn
 
 
 def config_dir() -> Path:
-    return Path(platformdirs.user_config_dir("Assist", "Assist"))
+    return user_config_dir()
 
 
 @dataclass

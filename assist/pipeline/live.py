@@ -144,13 +144,13 @@ class LiveCall:
             self._finish_utterance(segment)
         if not final:
             for name in self.partial_channels:
-                channel = self.channels.get(name)
-                if channel is None or not channel.segmenter.in_speech:
+                speaking = self.channels.get(name)
+                if speaking is None or not speaking.segmenter.in_speech:
                     continue
-                if channel.segmenter.silent_ms >= SPECULATE_AFTER_MS:
-                    self._speculate(channel)
-                elif channel.segmenter.silent_ms == 0:  # no partial once a pause has begun: the final is near
-                    self._maybe_partial(name, channel)
+                if speaking.segmenter.silent_ms >= SPECULATE_AFTER_MS:
+                    self._speculate(speaking)
+                elif speaking.segmenter.silent_ms == 0:  # no partial once a pause has begun: the final is near
+                    self._maybe_partial(name, speaking)
         return len(segments)
 
     def _pull(self, name: str, channel: _Channel, final: bool) -> list[SpeechSegment]:

@@ -1,6 +1,6 @@
 """Suggested replies for one customer turn: knowledge-base replies and the team's macros, ranked together.
 
-Candidates are the KB replies retrieval found (worded by ``replies.suggest``) and the reply bank's macros,
+Candidates are the KB replies retrieval found (worded by ``replies.ranking.kb_suggestions``) and the reply bank's macros,
 filled from the latest screenshot's entities and the conversation; ``replies.ranker`` orders them by
 relevance, intent, the customer's emotion, terseness and what this agent accepted or dismissed before.
 Feedback counts start from the journal's history and grow with every suggestion shown and every action.
@@ -9,21 +9,22 @@ Feedback counts start from the journal's history and grow with every suggestion 
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from assist.domain import EmotionEstimate, LabelEstimate, Suggestion
-from assist.replies.macro_fill import FillContext
-from assist.replies.ranker import (
+from assist.domain import EmotionEstimate, LabelEstimate, ScreenEntity, Suggestion
+from assist.replies.kb.retriever import Hit
+from assist.replies.macros.fill import FillContext
+from assist.replies.ranking.candidates import (
     MacroMatcher,
     RankContext,
-    candidates_from_suggestions,
     macro_candidate,
     rank_replies,
     record_feedback,
 )
-from assist.replies.suggest import make_suggestions
+from assist.replies.ranking.kb_suggestions import kb_candidates
 
 log = logging.getLogger("assist.replies")
 
@@ -43,10 +44,9 @@ class ReplyService:
         self.matcher = MacroMatcher(macros) if macros else None
 
     def suggest(self, message_id: str, text: str, previous_customer_turns: list[str], intent: LabelEstimate,
-                emotion: EmotionEstimate, hits: list[Any], entities: list[dict[str, str]]) -> tuple[Suggestion, ...]:
+                emotion: EmotionEstimate, hits: list[Hit], entities: Sequence[ScreenEntity]) -> tuple[Suggestion, ...]:
         """The best ``SHOWN`` replies, each with its reason (``Suggestion.reason``)."""
-        kb = make_suggestions(hits, emotion, message_id)
-        candidates = candidates_from_suggestions(kb)
+        candidates = kb_candidates(hits, emotion)
         context = RankContext(message=text, previous_turns=previous_customer_turns, intent=intent.label,
                               intent_confidence=intent.confidence, emotion=emotion)
         if self.matcher is not None:
@@ -65,6 +65,8 @@ class ReplyService:
     def _favourites(self, context: RankContext, fill_context: FillContext, have: set[str]) -> list[Any]:
         """Macros this agent used for this intent are candidates even when their words match less well:
         otherwise a habit could never lift a macro that retrieval alone leaves out."""
+        if self.matcher is None:
+            return []
         used = {key.split("|")[0] for key, row in self.counts.items()
                 if key.startswith("macro:") and key.endswith(f"|{context.intent}")
                 and row.get("accepted", 0) + row.get("edited", 0) > 0}

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from assist.capture.screenshot import CapturedImage, capture_screen, image_from_bytes, load_image_file, store_screenshot
-from assist.domain import EventKind, Role
+from assist.domain import EventKind, Role, ScreenEntity
 from assist.inference.fusion.features import screen_flags
 from assist.pipeline.controller import SessionController, Turn
 
@@ -31,7 +31,7 @@ def default_data_dir() -> Path:
 class ScreenshotResult:
     turn: Turn
     path: Path
-    entities: list[dict[str, str]]
+    entities: list[ScreenEntity]
     note: str
     elapsed_ms: dict[str, float]
 
@@ -73,9 +73,9 @@ class ScreenshotService:
         start = time.perf_counter()
         analysis = self.reader.read(np.ascontiguousarray(image.pixels[:, :, ::-1]))  # the reader takes BGR
         timings["ocr"] = (time.perf_counter() - start) * 1000
-        entities = [{"kind": e.kind, "value": e.value} for e in analysis.entities]
+        entities = [ScreenEntity(e.kind, e.value) for e in analysis.entities]
         meta = {"path": str(stored.path), "width": stored.width, "height": stored.height, "bytes": stored.bytes,
-                "sha256": stored.sha256, "source": image.source, "entities": entities, "note": analysis.note,
+                "sha256": stored.sha256, "source": image.source, "entities": [e.to_dict() for e in entities], "note": analysis.note,
                 "lines": len(analysis.lines)}
         turn = self.controller.submit(Role.AGENT, analysis.text, kind=EventKind.SCREENSHOT, meta=meta)
         self.controller.set_screen(self._screen_features(analysis), entities)

@@ -6,9 +6,9 @@ import os
 import sqlite3
 from pathlib import Path
 
-import platformdirs
 from sqlite_utils import Database
 
+from assist.paths import user_data_dir
 from assist.storage.errors import DatabaseCorrupt, DatabaseTooNew, DatabaseUnavailable, StorageError, classify
 from assist.storage.schema import MIGRATION_SET, apply_migrations, migrations
 
@@ -18,7 +18,7 @@ DEFAULT_BUSY_TIMEOUT_MS = 5000
 
 def default_journal_path() -> Path:
     """``<user data dir>/journal.sqlite3`` as platformdirs defines it for this OS."""
-    return Path(platformdirs.user_data_dir("Assist", "Assist")) / "journal.sqlite3"
+    return user_data_dir() / "journal.sqlite3"
 
 
 def check_header(conn: sqlite3.Connection, path: Path) -> None:

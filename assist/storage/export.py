@@ -55,7 +55,7 @@ class UnknownSession(StorageError):
         self.session_id = session_id
 
 
-def write_atomic(path: str | Path, write: Callable[[TextIO], None], *, encoding: str = "utf-8",
+def write_atomic(path: str | Path, write: Callable[[TextIO], object], *, encoding: str = "utf-8",
                  newline: str | None = None) -> Path:
     """Call ``write`` on a temporary file beside ``path``, then move it into place; the old file (if any) is kept
     until the new one is complete. The file is private to the user (it holds conversations)."""
@@ -325,7 +325,7 @@ def _epoch(value: float | datetime | None) -> float | None:
 
 
 def _in_range(reader: JournalReader, since: float | None, until: float | None) -> list[SessionSummary]:
-    flt, found = SessionFilter(since=since, until=until), []
+    flt, found = SessionFilter(since=since, until=until), list[SessionSummary]()
     while page := reader.session_summaries(flt, sort="started", descending=False, limit=_PAGE, offset=len(found)):
         found += page
         if len(page) < _PAGE:

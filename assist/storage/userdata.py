@@ -1,24 +1,11 @@
-"""Where Assist keeps each user's files (platformdirs), and which of them a removal may delete."""
+"""Which of a user's folders (``assist.paths.user_folders``) a removal may delete, and who still has them open."""
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
 
-APP = "Assist"
-
-
-def user_folders() -> dict[str, Path]:
-    """Where Assist keeps this user's files (platformdirs), by role; read at each call so tests can move HOME."""
-    import platformdirs
-
-    return {
-        "data": Path(platformdirs.user_data_dir(APP, APP)),  # journal, recordings, kb.sqlite3, macros, models
-        "settings": Path(platformdirs.user_config_dir(APP, APP)),
-        "logs": Path(platformdirs.user_log_dir(APP, APP)),
-        "state": Path(platformdirs.user_state_dir(APP, APP)),
-        "cache": Path(platformdirs.user_cache_dir(APP, APP)),
-    }
+from assist.paths import APP
 
 
 def folder_size(path: Path) -> int:

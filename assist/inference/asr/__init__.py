@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from assist import paths
 from assist.inference.asr.sphinx import PocketSphinxEngine
 from assist.inference.asr.transcript import Transcript, Word
 from assist.inference.asr.whisper import DEFAULT_BEAM_SIZE, WhisperEngine, default_model_dir
@@ -21,7 +22,7 @@ ENGINES = ("whisper", "pocketsphinx")
 
 def models_dir() -> Path:
     """The repository's models/asr folder, where larger CTranslate2 Whisper folders may be dropped."""
-    return Path(__file__).resolve().parents[3] / "models" / "asr"
+    return paths.model_dir("asr")
 
 
 def resolve_source(source: str | Path | None) -> Path | None:

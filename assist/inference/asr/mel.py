@@ -1,7 +1,7 @@
 """Whisper's log-mel spectrogram in numpy, identical to transformers' ``WhisperFeatureExtractor``.
 
 Written out here because importing the transformers extractor imports torch, which the installed app
-must not load just to hear speech. Parity is checked in tests/test_asr.py (max difference ~1e-5).
+must not load just to hear speech. Parity is checked in tests/inference/test_asr.py (max difference ~1e-5).
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ CHUNK_SAMPLES = CHUNK_SECONDS * SAMPLE_RATE  # 480 000
 CHUNK_FRAMES = CHUNK_SAMPLES // HOP  # 3000 mel frames = 1500 encoder positions
 
 
-def _hz_to_mel(hz: np.ndarray) -> np.ndarray:
+def _hz_to_mel(hz: np.ndarray | float) -> np.ndarray:
     """Slaney's mel scale: linear below 1 kHz, logarithmic above."""
     hz = np.asarray(hz, dtype=np.float64)
     log_part = 15.0 + np.log(np.maximum(hz, 1e-9) / 1000.0) * (27.0 / np.log(6.4))

@@ -72,7 +72,8 @@ class PocketSphinxEngine:
     def _run(self, samples: object, sample_rate: int, words: bool, partial: bool) -> Transcript:
         began = time.perf_counter()
         audio: CleanAudio = clean_audio(samples, sample_rate)
-        text, found, skipped = "", [], ""
+        text, skipped = "", ""
+        found: list[Word] = []
         if audio.seconds < MIN_SECONDS:
             skipped = "too short"
         elif loudest_dbfs(audio.samples) < SILENCE_DBFS:

@@ -13,7 +13,8 @@ A missing modality is a zero vector with its ``present`` flag at 0; the network 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 
@@ -62,8 +63,8 @@ class FusionInputs:
     voice_present: np.ndarray  # (B,)
     screen: np.ndarray  # (B, SCREEN_DIM)
     screen_present: np.ndarray  # (B,)
-    names: tuple[str, ...] = field(default=("text", "text_present", "context", "context_present", "voice",
-                                            "voice_present", "screen", "screen_present"), repr=False)
+    names: ClassVar[tuple[str, ...]] = ("text", "text_present", "context", "context_present", "voice",
+                                        "voice_present", "screen", "screen_present")
 
     @classmethod
     def empty(cls, batch: int) -> FusionInputs:
@@ -99,7 +100,7 @@ class FusionInputs:
 
     def without(self, modality: str) -> FusionInputs:
         """A copy of row 0 with one modality masked out (for explanations)."""
-        copy = FusionInputs(*(np.array(getattr(self, n)[:1]) for n in self.names))
+        copy = FusionInputs(**{n: np.array(getattr(self, n)[:1]) for n in self.names})
         flags = {"text": copy.text_present, "context": copy.context_present, "voice": copy.voice_present,
                  "screen": copy.screen_present}
         flags[modality][...] = 0
@@ -108,4 +109,4 @@ class FusionInputs:
     @staticmethod
     def stack(rows: Sequence[FusionInputs]) -> FusionInputs:
         first = rows[0]
-        return FusionInputs(*(np.concatenate([getattr(r, n) for r in rows]) for n in first.names))
+        return FusionInputs(**{n: np.concatenate([getattr(r, n) for r in rows]) for n in first.names})

@@ -21,6 +21,7 @@ from assist.inference.errors import BadInput, ModelUnavailable
 from assist.inference.fusion.features import MODALITIES, FusionInputs
 from assist.inference.labels import INTENTS
 from assist.inference.runtime import make_session
+from assist.paths import model_dir
 
 CONFIG_FILE = "config.json"
 ONNX_FILE = "fusion.onnx"
@@ -28,7 +29,7 @@ OUTPUTS = ("emotion", "sentiment", "intent", "escalation")
 
 
 def default_model_dir() -> Path:
-    return Path(__file__).resolve().parents[3] / "models" / "fusion"
+    return model_dir("fusion")
 
 
 def _softmax(x: np.ndarray) -> np.ndarray:
@@ -114,4 +115,4 @@ class FusionModel:
 
 
 def _first(inputs: FusionInputs) -> FusionInputs:
-    return FusionInputs(*(np.array(getattr(inputs, n)[:1]) for n in inputs.names))
+    return FusionInputs(**{n: np.array(getattr(inputs, n)[:1]) for n in inputs.names})

@@ -64,6 +64,7 @@ def _projection(dim_in: int, dim: int, dropout: float) -> nn.Module:
 
 
 class FusionNet(nn.Module):
+    temperature: torch.Tensor  # a buffer: one calibration temperature per head
     def __init__(self, dim: int = 128, layers: int = 2, heads: int = 4, dropout: float = 0.1,
                  input_dropout: float = 0.2) -> None:
         super().__init__()

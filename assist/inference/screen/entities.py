@@ -32,13 +32,15 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from assist.domain import ScreenEntity
+
 KINDS = ("order_id", "ticket_id", "account_id", "error_code", "amount", "date", "product", "status")
 
 
 @dataclass(frozen=True)
-class Entity:
-    kind: str  # one of KINDS
-    value: str  # normalised (see the module docstring)
+class Entity(ScreenEntity):
+    """A ``ScreenEntity`` (kind: one of KINDS; value normalised, see the module docstring) and where it was read."""
+
     text: str  # as it appears in the line
     line: int  # index of the source line
     start: int  # character span of ``text`` in the source line

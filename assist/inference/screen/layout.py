@@ -29,7 +29,7 @@ def reading_order(boxes: Sequence[Box]) -> list[list[int]]:
 def _gaps(idx: list[int], boxes: Sequence[Box], axis: int) -> list[tuple[float, float]]:
     """Empty intervals (start, end) between the boxes' projections on ``axis`` (0 = x, 1 = y)."""
     spans = sorted((boxes[i][axis], boxes[i][axis] + boxes[i][axis + 2]) for i in idx)
-    gaps = []
+    gaps: list[tuple[float, float]] = []
     reach = spans[0][1]
     for start, end in spans[1:]:
         if start > reach:

@@ -87,7 +87,7 @@ class ScreenReader:
                  grayscale: bool = False, contrast: bool = False, upscale_below: int = UPSCALE_BELOW,
                  max_side: int = MAX_SIDE, products: Iterable[str] = ()) -> None:
         self.min_confidence = min_confidence
-        self.prepare_options = {"grayscale": grayscale, "contrast": contrast, "upscale_below": upscale_below,
+        self.prepare_options: dict[str, Any] = {"grayscale": grayscale, "contrast": contrast, "upscale_below": upscale_below,
                                 "max_side": max_side}
         self.products = tuple(products)
         self.requested_providers = list(providers) if providers is not None else onnx_providers()

@@ -190,7 +190,7 @@ def _prosody(f0: np.ndarray, db: np.ndarray, active: np.ndarray, voiced: np.ndar
     return Prosody(
         pitch_mean_hz=float(100 * 2 ** (semitones.mean() / 12)) if len(semitones) else 0.0,
         pitch_std_semitones=float(semitones.std()) if len(semitones) else 0.0,
-        pitch_range_semitones=float(np.subtract(*quantiles(semitones, (0.9, 0.1)))) if len(semitones) else 0.0,
+        pitch_range_semitones=float(np.diff(quantiles(semitones, (0.1, 0.9)))[0]) if len(semitones) else 0.0,
         energy_mean_dbfs=level,
         energy_std_db=float(db[active].std()) if active.any() else 0.0,
         voiced_fraction=float(voiced.sum() / max(active.sum(), 1)),

@@ -21,6 +21,7 @@ from assist.inference.voice.audio import MAX_SECONDS, load_audio, prepare_audio
 from assist.inference.voice.emodb import to_app_distribution
 from assist.inference.voice.features import Prosody, VoiceFeatures, features_from_audio
 from assist.inference.voice.summary import FEATURE_DIM, FEATURE_NAMES
+from assist.paths import model_dir
 
 CONFIG_FILE = "config.json"
 # where each class sits on the arousal axis (circumplex placements, approximate): arousal = expected value
@@ -29,7 +30,7 @@ AROUSAL = {"anger": 0.9, "boredom": 0.1, "disgust": 0.5, "fear": 0.8, "joy": 0.7
 
 
 def default_model_dir() -> Path:
-    return Path(__file__).resolve().parents[3] / "models" / "voice"
+    return model_dir("voice")
 
 
 @dataclass(frozen=True)
@@ -157,7 +158,7 @@ class VoiceModel:
 
     def analyze_features(self, features: VoiceFeatures, began: float | None = None) -> VoiceAnalysis:
         began = time.perf_counter() if began is None else began
-        common = {"loudness": features.loudness, "prosody": features.prosody, "warnings": features.warnings,
+        common: dict[str, Any] = {"loudness": features.loudness, "prosody": features.prosody, "warnings": features.warnings,
                   "seconds": features.audio.seconds, "provider": self.provider}
         if not features.speech_present:
             return VoiceAnalysis(speech_present=False, emotion=None, voice_classes=None, arousal=None, embedding=None,

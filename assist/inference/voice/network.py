@@ -29,6 +29,8 @@ def build_voice_net(dim: int, classes: int, hidden: tuple[int, ...] = (256, 32),
         return nn.ModuleDict({"body": nn.Sequential(*layers), "head": nn.Linear(width, classes)})
 
     class VoiceNet(nn.Module):
+        mean: torch.Tensor  # buffers (standardisation), registered in __init__
+        scale: torch.Tensor
         def __init__(self) -> None:
             super().__init__()
             self.register_buffer("mean", torch.zeros(dim))
@@ -42,16 +44,17 @@ def build_voice_net(dim: int, classes: int, hidden: tuple[int, ...] = (256, 32),
 
         def member_logits(self, index: int, z: torch.Tensor) -> torch.Tensor:
             """Logits of one member on standardised input (used in training)."""
-            m = self.members[index]
+            m: Any = self.members[index]
             return m["head"](m["body"](z))
 
         def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
             z = self.standardise(x)
             probs, embeds = [], []
-            for m in self.members:
-                hidden = m["body"](z)
+            member: Any
+            for member in self.members:
+                hidden = member["body"](z)
                 embeds.append(hidden)
-                probs.append(torch.softmax(m["head"](hidden), dim=-1))
+                probs.append(torch.softmax(member["head"](hidden), dim=-1))
             mixed = torch.stack(probs).mean(0)
             if self.linear_weight > 0:
                 linear = torch.softmax(self.linear(z), dim=-1)

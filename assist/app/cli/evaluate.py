@@ -1,0 +1,110 @@
+"""``assist eval text | voice | screen``: the shipped text, voice and screen models on the shared data or your files
+(JSON on stdout). The other ``eval`` commands live with their groups (calls, replies, annotations)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from assist.app.cli.common import backend_option, device_option, fail, progress_bar
+
+
+def cmd_eval_text(args: argparse.Namespace) -> int:
+    from assist.inference.errors import ModelUnavailable
+    from assist.inference.text_onnx import load_text_model
+    from assist.training.data import default_data_dir
+    from assist.training.eval_text import evaluate_csv, evaluate_text
+
+    try:
+        model = load_text_model(args.model_dir, device=args.device, backend=args.backend, threads=args.threads)
+    except ModelUnavailable as exc:
+        return fail(str(exc))
+    state, bar = progress_bar("eval text")
+    try:
+        if args.csv:
+            result = evaluate_csv(model, Path(args.csv), args.text_col, args.label_col, state)
+        else:
+            result = evaluate_text(model, Path(args.data or default_data_dir()), state)
+    except (FileNotFoundError, ValueError) as exc:
+        return fail(str(exc))
+    finally:
+        bar.close()
+    text = json.dumps(result, indent=2)
+    if args.output:
+        Path(args.output).write_text(text + "\n", encoding="utf-8")
+    print(text)
+    return 0
+
+
+def cmd_eval_voice(args: argparse.Namespace) -> int:
+    from assist.inference.errors import ModelUnavailable
+    from assist.training.eval_media import evaluate_voice, voice_items
+
+    if args.loso:
+        from assist.training.data import default_data_dir
+        from assist.training.train_voice import evaluate_voice_loso
+
+        state, bar = progress_bar("eval voice (LOSO)")
+        try:
+            result = evaluate_voice_loso(Path(args.data or default_data_dir()), state=state)
+        except FileNotFoundError as exc:
+            return fail(str(exc))
+        finally:
+            bar.close()
+    else:
+        if not args.wav_dir and not args.csv:
+            return fail("give --wav-dir DIR (EmoDB file names), --csv FILE (path,label) or --loso")
+        state, bar = progress_bar("eval voice")
+        try:
+            items = voice_items(Path(args.wav_dir) if args.wav_dir else None, Path(args.csv) if args.csv else None)
+            result = evaluate_voice(items, state)
+        except (ValueError, OSError, ModelUnavailable) as exc:
+            return fail(str(exc))
+        finally:
+            bar.close()
+    print(json.dumps(result, indent=2))
+    return 0
+
+
+def cmd_eval_screen(args: argparse.Namespace) -> int:
+    from assist.inference.errors import ModelUnavailable
+    from assist.training.eval_media import evaluate_screen
+
+    state, bar = progress_bar("eval screen")
+    try:
+        result = evaluate_screen(Path(args.dir), Path(args.truth) if args.truth else None, state)
+    except (ValueError, OSError, ModelUnavailable) as exc:
+        return fail(str(exc))
+    finally:
+        bar.close()
+    print(json.dumps(result, indent=2))
+    return 0
+
+
+def add_eval_commands(ev: argparse._SubParsersAction) -> None:
+    eval_text = ev.add_parser("text", help="MELD dev, GoEmotions test, Bitext test, or --csv")
+    eval_text.add_argument("--data", help="shared data folder (default ../shared/data)")
+    eval_text.add_argument("--csv", help="evaluate on your own CSV instead")
+    eval_text.add_argument("--text-col", default="text")
+    eval_text.add_argument("--label-col", default="label")
+    eval_text.add_argument("--model-dir", type=Path)
+    eval_text.add_argument("--output", help="also write the JSON here")
+    device_option(eval_text)
+    eval_text.add_argument("--threads", type=int, default=2, help="CPU threads for evaluation")
+    backend_option(eval_text)
+    eval_text.set_defaults(func=cmd_eval_text)
+
+    eval_voice = ev.add_parser("voice", help="voice model on EmoDB-named files, a path,label CSV, or --loso")
+    eval_voice.add_argument("--wav-dir", help="folder of EmoDB-named audio (labels from the names)")
+    eval_voice.add_argument("--csv", help="CSV with columns path,label (paths relative to the CSV)")
+    eval_voice.add_argument("--loso", action="store_true", help="leave-one-speaker-out on ../shared/data/emodb")
+    eval_voice.add_argument("--data", help="shared data folder for --loso")
+    eval_voice.set_defaults(func=cmd_eval_voice)
+    eval_screen = ev.add_parser("screen", help="OCR + entities on a folder of screenshots")
+    eval_screen.add_argument("--dir", required=True, help="folder of images")
+    eval_screen.add_argument("--truth", help="JSON: file name -> strings expected on that screen")
+    eval_screen.set_defaults(func=cmd_eval_screen)
+
+
+__all__ = ["add_eval_commands"]

@@ -1,0 +1,1 @@
+"""The reply bank (macros) and filling their placeholders."""

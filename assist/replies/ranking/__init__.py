@@ -1,0 +1,1 @@
+"""Ranking the replies shown for a customer turn: KB hits worded as replies, and candidates (KB and macros) ranked together."""

@@ -1,0 +1,307 @@
+"""The window with the real worker thread and the real model (offscreen)."""
+
+from __future__ import annotations
+
+import pytest
+from PySide6.QtCore import Qt
+
+from assist.app.gui_main import connect
+from assist.domain import Role
+from assist.gui.main_window import MainWindow
+from assist.gui.worker import PipelineWorker, WorkerThread
+from assist.pipeline.controller import SessionController
+
+pytestmark = pytest.mark.gui
+
+
+@pytest.fixture
+def build(qtbot, request):
+    """Window + worker on its own thread; the thread is always stopped, even when a test fails."""
+
+    def make(load_engines, make_controller):
+        window = MainWindow()
+        qtbot.addWidget(window)
+        window.show()
+        window.activateWindow()
+        qtbot.waitExposed(window)
+        worker = PipelineWorker(load_engines=load_engines, make_controller=make_controller)
+        connect(window, worker)
+        thread = WorkerThread(worker)
+        request.addfinalizer(lambda: _stop(thread))
+        return window, worker, thread
+
+    return make
+
+
+def _stop(thread):
+    assert thread.stop(), "worker thread did not stop"
+
+
+@pytest.fixture
+def app_parts(qtbot, build, engines, recording_journal):
+    window, worker, thread = build(lambda state: engines,
+                                   lambda e: SessionController(e, journal=recording_journal))
+    thread.start()
+    qtbot.waitUntil(lambda: window.model_ready, timeout=30000)
+    window.start_action.trigger()
+    qtbot.waitUntil(lambda: window.session is not None, timeout=10000)
+    return window, worker, recording_journal
+
+
+def send(qtbot, window, worker, role, text):
+    """Send like a user and wait until the window shows the Insight (signals from the GUI thread only:
+    pytest-qt's waitSignal on a worker signal would run its handler in the worker thread)."""
+    window.set_role(role)
+    window.input.setPlainText(text)
+    with qtbot.waitSignal(window.insight_shown, timeout=20000) as blocker:
+        qtbot.mouseClick(window.send_button, Qt.MouseButton.LeftButton)
+    return blocker.args
+
+
+def test_customer_message_fills_every_panel(qtbot, app_parts):
+    window, worker, journal = app_parts
+    (insight,) = send(qtbot, window, worker, Role.CUSTOMER,
+                      "This is the third time my package is late, I want my money back NOW")
+    assert window.emotion_badge.text().startswith("anger")
+    assert "refund" in window.intent_badge.text() or "complaint" in window.intent_badge.text()
+    assert window.escalation_badge.text().startswith("escalation")
+    assert window.suggestions.list.count() == 3
+    assert window.bars.probabilities["anger"] == insight.emotion.probabilities["anger"]
+    assert len(window.timeline.points) == 1
+    assert "third time" in window.conversation.toPlainText()
+    assert window.device_label.text() in {"Device: CPU (onnxruntime)", "Device: CUDA (onnxruntime)"}
+    assert window.model_status.text().startswith("Model: ready")
+
+
+def test_assist_analyze_prints_the_insight_the_window_shows(qtbot, build, app_engines, capsys):
+    """One analysis path: the same turn, typed in the window and given to ``assist analyze``, reads the same."""
+    import json
+
+    from assist.app.cli.main import main
+    from assist.pipeline.assembly import session_controller
+
+    window, worker, thread = build(lambda state: app_engines, lambda e: session_controller(e))  # as gui_main
+    thread.start()
+    qtbot.waitUntil(lambda: window.model_ready, timeout=60000)
+    window.start_action.trigger()
+    qtbot.waitUntil(lambda: window.session is not None, timeout=10000)
+    earlier, text = "my parcel never arrived", "it's been two weeks now, I want my money back"
+    send(qtbot, window, worker, Role.CUSTOMER, earlier)
+    window.set_role(Role.AGENT)  # the agent's turn has no Insight: wait until the window shows it
+    window.input.setPlainText("Sorry to hear that! Let me check the tracking.")
+    qtbot.mouseClick(window.send_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: "check the tracking" in window.conversation.toPlainText(), timeout=20000)
+    (shown,) = send(qtbot, window, worker, Role.CUSTOMER, text)
+    assert main(["analyze", "--text", text, "--context", earlier,
+                 "--context", "Agent: Sorry to hear that! Let me check the tracking."]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    window_side = json.loads(json.dumps(shown.to_dict()))  # tuples as lists, as printed
+    for key in ("emotion", "sentiment", "intent"):
+        assert printed[key]["label"] == window_side[key]["label"]
+        assert printed[key]["probabilities"] == pytest.approx(window_side[key]["probabilities"], abs=1e-6)
+    assert printed["escalation"]["level"] == window_side["escalation"]["level"]
+    assert printed["escalation"]["reasons"] == window_side["escalation"]["reasons"]
+    assert printed["escalation"]["score"] == pytest.approx(window_side["escalation"]["score"], abs=1e-6)
+    fields = ("text", "source_title", "kb_entry_id")
+    assert [[s[f] for f in fields] for s in printed["suggestions"]] == [
+        [s[f] for f in fields] for s in window_side["suggestions"]]
+    assert printed["notes"] == window_side["notes"] and printed["model_versions"] == window_side["model_versions"]
+    assert printed["contributions"] == window_side["contributions"] and printed["device"] == window_side["device"]
+
+
+def test_agent_message_and_role_toggle(qtbot, app_parts):
+    window, worker, journal = app_parts
+    assert window.role is Role.CUSTOMER
+    qtbot.keyClick(window, Qt.Key.Key_T, Qt.KeyboardModifier.ControlModifier)
+    assert window.role is Role.AGENT
+    window.input.setPlainText("Hello! How can I help?")
+    qtbot.keyClick(window.input, Qt.Key.Key_Return, Qt.KeyboardModifier.ControlModifier)
+    qtbot.waitUntil(lambda: "How can I help" in window.conversation.toPlainText(), timeout=10000)
+    assert window.input.toPlainText() == ""
+    assert window.suggestions.list.count() == 0
+
+
+def test_suggestion_actions_are_logged(qtbot, app_parts):
+    window, worker, journal = app_parts
+    (insight,) = send(qtbot, window, worker, Role.CUSTOMER, "I forgot my password")
+    first, second = insight.suggestions[0], insight.suggestions[1]
+    qtbot.keyClick(window, Qt.Key.Key_1, Qt.KeyboardModifier.AltModifier)  # insert reply 1
+    assert window.input.toPlainText() == first.text
+    assert window.role is Role.AGENT
+    window.suggestions.list.setCurrentRow(1)
+    qtbot.keyClick(window, Qt.Key.Key_C, Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier)
+    from PySide6.QtGui import QGuiApplication
+
+    assert QGuiApplication.clipboard().text() == second.text
+    qtbot.keyClick(window, Qt.Key.Key_D, Qt.KeyboardModifier.ControlModifier)  # dismiss the selected one
+    assert window.suggestions.list.count() == 2
+    qtbot.waitUntil(lambda: len(journal.named("record_feedback")) == 3, timeout=5000)
+    actions = [(fb.suggestion_id, fb.action.value) for (fb,) in journal.named("record_feedback")]
+    assert actions == [(first.id, "inserted"), (second.id, "copied"), (second.id, "dismissed")]
+
+
+def test_bad_input_shows_a_message_and_app_keeps_working(qtbot, app_parts):
+    window, worker, journal = app_parts
+    window.input.setPlainText("    ")
+    window.send()
+    assert window.banner.isVisible() and "empty" in window.banner.text()
+    window.input.setPlainText("\x00\x01\x02\x03" * 100)
+    window.send()
+    qtbot.waitUntil(lambda: "binary" in window.banner.text(), timeout=10000)
+    assert window.insights == []
+    send(qtbot, window, worker, Role.CUSTOMER, "ok, where is my order then?")
+    assert window.suggestions.list.count() == 3
+
+
+def test_emoji_and_huge_messages(qtbot, app_parts):
+    window, worker, journal = app_parts
+    send(qtbot, window, worker, Role.CUSTOMER, "😡😡😡😡")
+    assert "uncertain" in window.notes.text()
+    send(qtbot, window, worker, Role.CUSTOMER, "my refund is late " * 60_000)
+    assert "first 4,000 characters" in window.notes.text()
+    assert len(window.timeline.points) == 2
+
+
+def test_model_load_failure_is_shown(qtbot, build):
+    from assist.inference.errors import ModelUnavailable
+
+    def failing_loader(state):
+        raise ModelUnavailable("The text model is missing: models/text/config.json not found.")
+
+    window, worker, thread = build(failing_loader, lambda e: None)
+    thread.start()
+    qtbot.waitUntil(lambda: "could not be loaded" in window.banner.text(), timeout=10000)
+    assert window.model_status.text() == "Model: not available"
+    assert not window.start_action.isEnabled()
+    window.input.setPlainText("hello")
+    window.send()
+    assert "Start a session" in window.banner.text()
+
+
+def test_corrupt_model_file_is_shown_by_the_real_loader(qtbot, build, tmp_path):
+    import shutil
+
+    from assist.inference.text_model import default_model_dir
+    from assist.pipeline.engines import EngineConfig, load_engines
+
+    target = tmp_path / "text"
+    shutil.copytree(default_model_dir(), target)
+    (target / "text.int8.onnx").write_bytes(b"\x08\x07garbage" * 1000)
+    window, worker, thread = build(lambda state: load_engines(EngineConfig(model_dir=target), state),
+                                   lambda e: SessionController(e))
+    thread.start()
+    qtbot.waitUntil(lambda: "could not be loaded" in window.banner.text(), timeout=20000)
+    assert "corrupt" in window.banner.text()
+    assert window.model_status.text() == "Model: not available"
+    qtbot.keyClick(window, Qt.Key.Key_T, Qt.KeyboardModifier.ControlModifier)  # still responds
+    assert window.role is Role.AGENT
+
+
+def test_window_is_usable_while_the_model_loads(qtbot, build, engines):
+    import threading
+
+    release = threading.Event()
+
+    def slow_loader(state):
+        state.set_progress(0.3, "loading text model")
+        release.wait(10)
+        return engines
+
+    window, worker, thread = build(slow_loader, lambda e: SessionController(e))
+    thread.start()
+    qtbot.waitUntil(lambda: window.load_progress.value() == 30, timeout=5000)
+    assert "loading" in window.model_status.text()
+    qtbot.keyClick(window, Qt.Key.Key_T, Qt.KeyboardModifier.ControlModifier)  # the GUI still responds
+    assert window.role is Role.AGENT
+    release.set()
+    qtbot.waitUntil(lambda: window.model_ready, timeout=15000)
+
+
+def test_journal_errors_from_the_writer_thread_reach_the_banner(qtbot):
+    import threading
+
+    from assist.gui.worker import ErrorBridge
+
+    window = MainWindow()
+    qtbot.addWidget(window)
+    bridge = ErrorBridge()
+    bridge.error.connect(window.on_journal_error)
+    writer = threading.Thread(target=lambda: bridge.error.emit("The journal database is locked by another program."))
+    writer.start()
+    writer.join()
+    qtbot.waitUntil(lambda: "locked by another program" in window.banner.text(), timeout=5000)
+    assert window.banner.text().startswith("⚠ Journal:")
+
+
+def test_painting_does_not_drain_none_refcount(qtbot):
+    """PySide6 6.12.0 returned None from void methods without a reference; on Python 3.11 a long
+    session then aborts with 'none_dealloc'. Painting the charts must leave None's count alone."""
+    import gc
+    import sys
+
+    from PySide6.QtGui import QPixmap
+
+    from assist.gui.emotion_chart import EmotionBars, EmotionTimeline
+
+    timeline, bars = EmotionTimeline(), EmotionBars()
+    qtbot.addWidget(timeline), qtbot.addWidget(bars)
+    timeline.resize(400, 200), bars.resize(400, 200)
+    for i in range(20):
+        timeline.add_point({"anger": i / 20, "joy": 1 - i / 20})
+    bars.set_distribution({"anger": 0.7, "neutral": 0.3})
+    pixmap = QPixmap(400, 200)
+    gc.collect()
+    before = sys.getrefcount(None)
+    for _ in range(50):
+        timeline.render(pixmap)
+        bars.render(pixmap)
+    gc.collect()
+    assert sys.getrefcount(None) - before > -100
+
+
+def test_fallback_to_pytorch_is_said_in_the_window(qtbot):
+    from assist.gui.main_window import MainWindow
+
+    window = MainWindow()
+    qtbot.addWidget(window)
+    window.on_ready({"device": "cpu", "versions": {"text": "t"}, "load_seconds": {}, "provider": "torch (cpu)",
+                     "note": "text.int8.onnx not found"})
+    assert window.device_label.text() == "Device: CPU (PyTorch)"
+    assert not window.banner.isHidden() and "text.int8.onnx not found" in window.banner.text()
+
+
+def test_a_new_insight_does_not_resize_badges_or_notes(qtbot, app_parts):
+    """Badges and notes keep their size: a size change re-laid out and repainted the whole window."""
+    window, worker, journal = app_parts
+    widgets = (window.emotion_badge, window.sentiment_badge, window.intent_badge, window.escalation_badge,
+               window.escalation_reasons, window.notes)
+    send(qtbot, window, worker, Role.CUSTOMER, "ok")
+    sizes = [w.size() for w in widgets]
+    send(qtbot, window, worker, Role.CUSTOMER,
+         "This is ridiculous, I want to cancel my account and I'm calling my lawyer!!! 😡")
+    assert [w.size() for w in widgets] == sizes
+
+
+def test_long_session_timeline_is_averaged_and_cached(qtbot):
+    from PySide6.QtGui import QPixmap
+
+    from assist.gui.emotion_chart import EmotionTimeline, bucket_means
+
+    points = [{"anger": (i % 2) * 1.0, "joy": 1.0 - (i % 2)} for i in range(10)]
+    means, group = bucket_means(points, 5)
+    assert group == 2 and len(means) == 5 and all(abs(m["anger"] - 0.5) < 1e-9 for m in means)
+    assert bucket_means(points, 20) == (points, 1)
+
+    timeline = EmotionTimeline()
+    qtbot.addWidget(timeline)
+    timeline.resize(400, 200)
+    for i in range(1000):
+        timeline.add_point({"anger": (i % 3) / 2, "neutral": 1 - (i % 3) / 2})
+    pixmap = QPixmap(400, 200)
+    timeline.render(pixmap)
+    cached = timeline._cache
+    assert cached is not None
+    timeline.render(pixmap)
+    assert timeline._cache is cached  # a repaint without new data only copies the cached picture
+    timeline.add_point({"joy": 1.0})
+    assert timeline._cache is None
