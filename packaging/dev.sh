@@ -49,8 +49,9 @@ case "$what" in
   test)
     shift || true
     export QT_QPA_PLATFORM=offscreen
-    .venv/bin/lint-imports
-    .venv/bin/ruff check assist tests benchmarks
+    .venv/bin/lint-imports  # layers, no Qt in the core, no training in the running app, no import circles
+    .venv/bin/ruff check assist tests benchmarks support
+    .venv/bin/mypy  # the Qt-free core ([tool.mypy] in pyproject.toml)
     exec .venv/bin/python -m pytest "$@" ;;
   *) echo "usage: $0 [demo|test|install]" >&2; exit 2 ;;
 esac

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from assist.app import self_test
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 LOCK = REPO / "requirements" / "lock.txt"
 
 
