@@ -75,6 +75,11 @@ def _text_model(state: dict[str, Any]) -> dict[str, Any]:
     intent = max(result.intent, key=result.intent.get)
     if top != "anger":
         raise AssertionError(f"the sample complaint read as {top}, not anger")
+    from assist.inference.chat_text import model_input
+
+    named = model_input("it worked 🎉")  # the emoji names ship with the app (the emoji package's data)
+    if named != "it worked party popper":
+        raise AssertionError(f"emoji are not read as words: {named!r}")
     return {"version": model.version, "provider": model.provider, "emotion": top, "intent": intent}
 
 

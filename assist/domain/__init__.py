@@ -143,6 +143,13 @@ class Insight:
     created_at: float = field(default_factory=_now)
     # per head, how much each input (text, context, voice, screen) moved the top class (fusion model)
     contributions: dict[str, dict[str, float]] = field(default_factory=dict)
+    # what the customer wants done by the end of the conversation (``intent`` is this turn's own reading)
+    conversation_intent: LabelEstimate | None = None
+
+    @property
+    def goal(self) -> LabelEstimate:
+        """The intent the window, the replies and the checklist act on: the conversation's, else the turn's."""
+        return self.conversation_intent or self.intent
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)

@@ -40,7 +40,7 @@ class ConversationView(QTextBrowser):
         tag = ""
         if insight is not None:
             tag = (f" &nbsp;·&nbsp; {insight.emotion.label} {insight.emotion.confidence:.0%}"
-                   f" &nbsp;·&nbsp; {intent_label(insight.intent)}")
+                   f" &nbsp;·&nbsp; {intent_label(insight.goal)}")
             if insight.escalation.level.value != "low":
                 tag += f' &nbsp;·&nbsp; <span style="color:#b00">escalation {insight.escalation.level.value}</span>'
         spacer = '<td width="22%"></td>'

@@ -280,10 +280,13 @@ class MainWindow(QMainWindow):
             f"{name} {value:+.2f}" for name, value in sorted(drivers.items(), key=lambda kv: -kv[1]))
             if drivers else "Estimated from the message alone")
         self.sentiment_badge.setText(f"{insight.sentiment.label} {insight.sentiment.confidence:.0%}")
-        intent = insight.intent
+        intent = insight.goal  # the conversation's intent; the tooltip says this turn's own when it differs
         self.intent_badge.setText(f"{intent_label(intent)} {intent.confidence:.0%}")
-        self.intent_badge.setToolTip(f"Best guess: {intent.label.replace('_', ' ')} ({intent.confidence:.0%})"
-                                     if intent.confidence < INTENT_UNCLEAR_BELOW else "")
+        tips = [f"Best guess: {intent.label.replace('_', ' ')} ({intent.confidence:.0%})"
+                if intent.confidence < INTENT_UNCLEAR_BELOW else "",
+                f"This message alone: {insight.intent.label.replace('_', ' ')} ({insight.intent.confidence:.0%})"
+                if insight.intent.label != intent.label else ""]
+        self.intent_badge.setToolTip("\n".join(t for t in tips if t))
         level = insight.escalation.level.value
         self.escalation_badge.setText(f"escalation {level} ({insight.escalation.score:.2f})")
         self.escalation_badge.setStyleSheet(_BADGE.format(bg=ESCALATION_STYLE[level]))

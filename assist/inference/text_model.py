@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from assist.domain import EKMAN_EMOTIONS, SENTIMENTS
+from assist.inference.chat_text import model_input
 from assist.inference.encoder import SplitMiniLM, mean_pool, pick_device, run_layers
 from assist.inference.errors import BadInput, ModelUnavailable
 from assist.inference.labels import INTENTS
@@ -72,6 +73,13 @@ def clean_text(text: str) -> str:
     return cleaned
 
 
+def prepare_text(text: str) -> str:
+    """What the text model reads for ``text``: checked and cleaned (``clean_text``, BadInput when nothing is left),
+    then its chat signals made readable (``chat_text.model_input``: emoji, emoticons, shouting). Training uses the
+    same ``model_input``, so both read alike."""
+    return model_input(clean_text(text))
+
+
 def join_context(previous: list[str], turns: int) -> str:
     """The last ``turns`` utterances, most recent first (so truncation drops the oldest)."""
     return " ".join(reversed(previous[-turns:])) if turns > 0 else ""
@@ -81,7 +89,7 @@ def clean_context(context: str | None) -> str:
     if not context:
         return ""
     try:
-        return clean_text(context)
+        return prepare_text(context)
     except BadInput:
         return ""
 
@@ -126,7 +134,7 @@ class TextModel:
         (for evaluating on GoEmotions); the app uses the conversation head.
         """
         start = time.perf_counter()
-        cleaned = [clean_text(t) for t in texts]
+        cleaned = [prepare_text(t) for t in texts]
         context_list = [clean_context(c) for c in contexts] if contexts else [""] * len(texts)
         results: list[TextAnalysis | None] = [None] * len(texts)
         # rows with and without context are encoded apart, so a message alone keeps the plain format
@@ -168,7 +176,7 @@ class TextModel:
         out = []
         with torch.inference_mode():
             for i in range(0, len(texts), batch_size):
-                batch = self.encoder.tokenize([clean_text(t) for t in texts[i : i + batch_size]])
+                batch = self.encoder.tokenize([prepare_text(t) for t in texts[i : i + batch_size]])
                 top = self.encoder.original_top(self.encoder.bottom(batch), batch.attention_mask)
                 out.append(self.encoder.sentence_embedding(top, batch.pool_mask).float().cpu().numpy())
         return np.concatenate(out) if out else np.zeros((0, 384), dtype=np.float32)

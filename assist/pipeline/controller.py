@@ -26,6 +26,7 @@ from assist.domain import (
     Session,
     Suggestion,
 )
+from assist.inference.conversation_intent import ConversationIntent
 from assist.inference.errors import BadInput
 from assist.inference.escalation import escalation_risk
 from assist.inference.fusion.features import CONTEXT_TURNS, FusionInputs, voice_features
@@ -109,13 +110,15 @@ class SessionController:
     replies: ReplyRanker | None = None  # None: KB replies only, no macros, no learning
     drafts: DraftWriter | None = None  # when a local language model is configured
     procedures: ProcedureFollower | None = None  # the next-best-action checklist
-    _hits: list[Hit] = field(default_factory=list)  # the KB passages behind the latest customer turn's replies
+    _hits: list[Hit] = field(default_factory=list)
+    intent_tracker: ConversationIntent = field(default_factory=ConversationIntent)  # the KB passages behind the latest customer turn's replies
 
     def start_session(self, agent: str = "", source: str = "chat") -> Session:
         if self.session is not None:
             self.end_session()
         self.session = Session(agent=agent, redaction_enabled=self.redaction, source=source)
         self.history = []
+        self.intent_tracker.reset()
         self.screen, self.screen_entities = None, []
         if self.procedures is not None:
             self.procedures.reset()
@@ -232,6 +235,7 @@ class SessionController:
         emotion = EmotionEstimate(emotions)
         sentiment = _top(sentiments)
         intent = _top(intents)
+        goal = self.intent_tracker.update(intents)  # the conversation's intent: replies and the checklist use it
         previous = [t.insight.sentiment.label == "negative" for t in self.history if t.insight is not None]
         escalation = escalation_risk(message.text, raw_emotions, sentiments, intents, previous)
         start = time.perf_counter()
@@ -244,7 +248,7 @@ class SessionController:
             hits = self.engines.retriever.search(query, None if extended else embedding, k=3)
             self._hits = hits
             if self.replies is not None:  # KB replies and macros ranked together, with the agent's feedback
-                suggestions = self.replies.suggest(message.id, message.text, earlier, intent, emotion, hits,
+                suggestions = self.replies.suggest(message.id, message.text, earlier, goal, emotion, hits,
                                                    self.screen_entities)
             else:
                 suggestions = make_suggestions(hits, emotion, message.id)
@@ -265,6 +269,7 @@ class SessionController:
             notes=tuple(notes),
             device=self.engines.device,
             contributions=contributions,
+            conversation_intent=goal,
         ), features
 
     def checklist(self) -> Checklist | None:
@@ -285,7 +290,7 @@ class SessionController:
         if self.drafts is None or not message.text:
             return
         turns = [t.message.text for t in self.history if t.message.role is Role.CUSTOMER and t.message.text][-2:]
-        self.drafts.start(message.id, [*turns, message.text], self._hits, insight.emotion.label, insight.intent.label)
+        self.drafts.start(message.id, [*turns, message.text], self._hits, insight.emotion.label, insight.goal.label)
 
     def _voice_features(self, voice: tuple[np.ndarray, int], notes: list[str]) -> np.ndarray | None:
         """The voice model's reading of the turn's audio as fusion features; None (with a note) without speech."""

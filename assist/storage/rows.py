@@ -25,7 +25,8 @@ INSERT_INSIGHT = (
     "INSERT INTO insights (id, session_id, message_id, created_at, emotion, emotion_confidence, emotion_probs, "
     "sentiment, sentiment_confidence, sentiment_probs, intent, intent_confidence, intent_probs, "
     "escalation_level, escalation_score, escalation_reasons, model_versions, timings_ms, device, notes, "
-    "contributions) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    "contributions, conversation_intent, conversation_intent_confidence) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
 INSERT_SUGGESTION = (
     "INSERT INTO suggestions (id, insight_id, session_id, rank, text, source_title, kb_entry_id, score) "
@@ -135,6 +136,8 @@ def insight_op(insight: Insight, redaction: bool) -> WriteOp:
         _value(insight.escalation.level), float(insight.escalation.score), to_json(reasons),
         to_json(insight.model_versions), to_json(insight.timings_ms), clean_text(insight.device), to_json(notes),
         to_json(insight.contributions),
+        insight.conversation_intent.label if insight.conversation_intent else "",
+        float(insight.conversation_intent.confidence) if insight.conversation_intent else 0.0,
     )  # fmt: skip
     statements: list[Statement] = [(INSERT_INSIGHT, params)]
     for rank, suggestion in enumerate(insight.suggestions, start=1):

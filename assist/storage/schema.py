@@ -208,6 +208,13 @@ def _annotations(db: Database) -> None:
         db.execute(sql)
 
 
+@migrations(name="0007_conversation_intent")
+def _conversation_intent(db: Database) -> None:
+    """The conversation's intent beside the turn's own (evidence accumulated over the customer's turns)."""
+    db.table("insights").add_column("conversation_intent", str, not_null_default="")
+    db.table("insights").add_column("conversation_intent_confidence", float, not_null_default=0.0)
+
+
 def apply_migrations(db: Database) -> list[str]:
     """Apply pending migrations; return the names that were applied now."""
     pending = [migration.name for migration in migrations.pending(db)]

@@ -1,4 +1,5 @@
-"""Readers for the shared data sets (GoEmotions, MELD, Bitext), labels mapped to ours.
+"""Readers for the shared data sets (GoEmotions, MELD, Bitext, DailyDialog, airline tweets, user satisfaction),
+labels mapped to ours.
 
 Nothing here copies data into the repository: every reader takes the data folder
 (``../shared/data`` by default, or ``--data``).
@@ -7,6 +8,9 @@ Nothing here copies data into the repository: every reader takes the data folder
 from __future__ import annotations
 
 import csv
+import gzip
+import hashlib
+import json
 import random
 from collections import defaultdict
 from dataclasses import dataclass
@@ -144,3 +148,86 @@ def load_bitext(data_dir: Path) -> dict[str, list[TextExample]]:
 def meld_fold_of(dialogue: str, folds: int) -> int:
     """Fold of a MELD dialogue ("train-123") for out-of-fold training: its number modulo ``folds``."""
     return int(dialogue.rsplit("-", 1)[1]) % folds
+
+
+DAILYDIALOG_FILE = "dailydialog/dialogues_train_validation.jsonl.gz"
+DAILYDIALOG_EMOTIONS = {"no emotion": "neutral", "happiness": "joy", "surprise": "surprise", "sadness": "sadness",
+                        "anger": "anger", "disgust": "disgust", "fear": "fear"}
+
+
+def load_dailydialog(data_dir: Path, split: str, context_turns: int = CONTEXT_TURNS) -> list[TextExample]:
+    """DailyDialog turns of one split ("train" or "validation"), each with the previous ``context_turns`` turns of
+    its dialogue (most recent first) and its speaker; emotions mapped to Ekman (no emotion -> neutral, happiness ->
+    joy)."""
+    examples = []
+    with gzip.open(_require(data_dir / DAILYDIALOG_FILE), "rt", encoding="utf-8") as fh:
+        for line in fh:
+            dialogue = json.loads(line)
+            if dialogue["split"] != split:
+                continue
+            previous: list[str] = []
+            for turn in dialogue["turns"]:
+                text = " ".join(turn["utterance"].split())
+                emotion = EKMAN_EMOTIONS.index(DAILYDIALOG_EMOTIONS[turn["emotion"]])
+                examples.append(TextExample(text=text, source="dailydialog", emotions=(emotion,),
+                                            dialogue=dialogue["dialogue_id"], speaker=turn["speaker"],
+                                            context=join_context(previous, context_turns)))
+                previous.append(text)
+    return examples
+
+
+AIRLINE_FILE = "twitter_airline/tweets_train.csv"
+AIRLINE_HELD_OUT = 0.10
+
+
+def airline_split_of(text: str) -> str:
+    """"held" for a fixed 10% of the airline tweets (by a hash of the text: stable across runs and machines),
+    else "train". The held-out part is never trained on; it is where airline sentiment is reported."""
+    digest = int(hashlib.sha1(text.encode("utf-8")).hexdigest()[:8], 16)
+    return "held" if digest % 1000 < AIRLINE_HELD_OUT * 1000 else "train"
+
+
+def load_airline(data_dir: Path, split: str) -> list[TextExample]:
+    """Customers' tweets to airlines with their sentiment: "train" (90%) or "held" (10%, see ``airline_split_of``).
+    The leading @mentions are dropped (they name the airline, not the feeling); a held-out tweet whose words also
+    occur in the training part (the same message sent to two airlines) is left out of "held"."""
+    rows = {"train": [], "held": []}
+    with _require(data_dir / AIRLINE_FILE).open(encoding="utf-8", newline="") as fh:
+        for row in csv.DictReader(fh):
+            text = " ".join(w for w in row["text"].split() if not w.startswith("@")) or row["text"].strip()
+            rows[airline_split_of(row["text"])].append(
+                TextExample(text=text, source="airline", sentiment=SENTIMENTS.index(row["airline_sentiment"].strip())))
+    if split == "held":
+        trained = {e.text for e in rows["train"]}
+        return [e for e in rows["held"] if e.text not in trained]
+    return rows[split]
+
+
+SATISFACTION_FILES = ("satisfaction/MWOZ.txt.gz", "satisfaction/SGD.txt.gz")
+
+
+def load_satisfaction(data_dir: Path) -> list[TextExample]:
+    """User turns of task dialogues rated 1-5 for satisfaction: a rated-dissatisfied turn (mean <= 2) is negative,
+    a rated-satisfied one (mean >= 4) positive, others neutral; dialogues are kept whole (``dialogue``)."""
+    examples = []
+    for name in SATISFACTION_FILES:
+        with gzip.open(_require(data_dir / name), "rt", encoding="utf-8", errors="replace") as fh:
+            dialogue, previous = 0, []
+            for line in fh:
+                parts = line.rstrip("\n").split("\t")
+                if len(parts) < 2 or not line.strip():
+                    dialogue, previous = dialogue + 1, []
+                    continue
+                speaker, text = parts[0], " ".join(parts[1].split())
+                if speaker == "USER" and len(parts) >= 4 and parts[3].strip():
+                    ratings = [int(r) for r in parts[3].split(",") if r.strip().isdigit()]
+                    if ratings:
+                        mean = sum(ratings) / len(ratings)
+                        label = "negative" if mean <= 2 else "positive" if mean >= 4 else "neutral"
+                        examples.append(TextExample(text=text, source="satisfaction",
+                                                    sentiment=SENTIMENTS.index(label),
+                                                    dialogue=f"{name}-{dialogue}",
+                                                    context=join_context(previous, CONTEXT_TURNS)))
+                if speaker in ("USER", "SYSTEM"):
+                    previous.append(text)
+    return examples

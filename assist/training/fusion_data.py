@@ -94,12 +94,12 @@ class TextFeaturizer:
 
     def __call__(self, texts: list[str], state: ProgressState | None = None, what: str = "text features") -> np.ndarray:
         from assist.inference.fusion.features import text_features
-        from assist.inference.text_model import clean_text
+        from assist.inference.text_model import prepare_text
 
         missing = [t for t in dict.fromkeys(texts) if _key(t) not in self.cache]
         for i, text in enumerate(missing):
             try:
-                out = self.model.run([clean_text(text)])
+                out = self.model.run([prepare_text(text)])
             except Exception:  # noqa: BLE001 - empty after cleaning: "." stands in
                 out = self.model.run(["."])
             self.cache[_key(text)] = text_features(out)[0]

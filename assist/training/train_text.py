@@ -17,15 +17,19 @@ from typing import Any
 
 import numpy as np
 
-from assist.domain import EKMAN_EMOTIONS, ProgressState
+from assist.domain import EKMAN_EMOTIONS, SENTIMENTS, ProgressState
+from assist.inference.chat_text import NORMALISATION_VERSION, model_input
 from assist.inference.encoder import SPLIT_LAYER, SplitMiniLM, mean_pool, pick_device, run_layers
 from assist.inference.text_model import build_heads, save_model
 from assist.training.augment import augment_intents, paraphrase_refunds
 from assist.training.data import (
     TextExample,
+    load_airline,
     load_bitext,
+    load_dailydialog,
     load_goemotions,
     load_meld,
+    load_satisfaction,
     meld_fold_of,
     split_meld_train,
 )
@@ -59,6 +63,15 @@ class TrainOptions:
     kd_weight: float = 0.5  # MELD turns: (1 - w) gold label + w teacher distribution
     kd_unlabelled_weight: float = 0.5  # GoEmotions texts: the teacher's MELD-style reading for the emotion head
     kd_temperature: float = 1.0
+    # support traffic (issue 16): everyday dialogue emotion, airline customers' sentiment, rated task dialogues,
+    # GoEmotions' single-label comments also for the conversation head, classes balanced, selection on the dev set
+    dailydialog_neutral: int = 6000  # DailyDialog train turns without emotion kept (all emotional turns are kept)
+    dailydialog_joy: int = 4000  # DailyDialog's happiness turns kept (11k would drown the rarer classes)
+    airline: bool = True  # airline tweets' sentiment (the 90% not held out)
+    satisfaction_neutral: int = 1500  # rated task turns: every dissatisfied/satisfied one, and this many neutral
+    goemotions_conversation_weight: float = 0.5  # single-label GoEmotions comments also train the app's head
+    class_balance: float = 0.5  # emotion loss weight per class: (count of the class) ** -class_balance, mean 1
+    selection: str = "support"  # "support": dev set tuning turns' emotion macro-F1 + MELD valid; "meld": MELD only
 
 
 @dataclass
@@ -90,8 +103,8 @@ def cache_bottom(encoder: SplitMiniLM, examples: list[TextExample], state: Progr
         for done_batches, idx in enumerate(batches, start=1):
             if not idx:
                 continue
-            contexts = [examples[i].context for i in idx] if examples[idx[0]].context else None
-            batch = encoder.tokenize([examples[i].text or "." for i in idx], contexts)
+            contexts = [model_input(examples[i].context) for i in idx] if examples[idx[0]].context else None
+            batch = encoder.tokenize([model_input(examples[i].text) or "." for i in idx], contexts)  # as at run time
             hidden = encoder.bottom(batch).half().cpu()
             lengths = batch.attention_mask.sum(1).tolist()
             pools = batch.pool_mask.sum(1).tolist()
@@ -142,16 +155,38 @@ def warmup_then_linear_decay(optimizer: Any, total_steps: int, warmup_share: flo
         optimizer, lambda s: min((s + 1) / warmup, max(0.0, (total_steps - s) / max(1, total_steps - warmup))))
 
 
-def batch_loss(logits: dict[str, Any], batch: list[CachedExample], opts: TrainOptions) -> Any:
+def class_weights(examples: list[TextExample], power: float) -> dict[int, float]:
+    """Per emotion class, (its count among the conversation head's single-label examples) ** -power, scaled so the
+    examples' mean weight is 1: fear and disgust (a few hundred turns) are not drowned by neutral."""
+    counts = np.zeros(len(EKMAN_EMOTIONS))
+    for e in examples:
+        if e.source in CONVERSATION_SOURCES and len(e.emotions) == 1 or e.source == "goemotions" and len(e.emotions) == 1:
+            counts[e.emotions[0]] += 1
+    raw = np.where(counts > 0, np.maximum(counts, 1) ** -power, 0.0)
+    mean = (raw * counts).sum() / max(1.0, counts.sum())
+    return {i: float(raw[i] / mean) if mean > 0 else 1.0 for i in range(len(EKMAN_EMOTIONS))}
+
+
+CONVERSATION_SOURCES = ("meld", "dailydialog", "annotation")  # and GoEmotions' single-label comments
+
+
+def batch_loss(logits: dict[str, Any], batch: list[CachedExample], opts: TrainOptions,
+               balance: dict[int, float] | None = None) -> Any:
     import torch
     import torch.nn.functional as F
 
     device = logits["emotion"].device
     total = torch.zeros((), device=device)
-    # MELD trains the conversation emotion head, GoEmotions its own head (their labels differ in meaning)
+    # MELD, DailyDialog and GoEmotions' single-label comments train the conversation emotion head (the app's);
+    # GoEmotions also its own multi-label head
     for head, source, weight in (("emotion", "meld", 1.0), ("emotion_goemotions", "goemotions", opts.goemotions_weight),
+                                 ("emotion", "goemotions", opts.goemotions_conversation_weight),
+                                 ("emotion", "dailydialog", 1.0),
                                  ("emotion", "bitext-augmented", opts.weak_label_weight), ("emotion", "annotation", 1.0)):
-        emo_rows = [i for i, c in enumerate(batch) if c.example.emotions and c.example.source == source]
+        if weight <= 0:
+            continue
+        emo_rows = [i for i, c in enumerate(batch) if c.example.emotions and c.example.source == source
+                    and (head == "emotion_goemotions" or source != "goemotions" or len(c.example.emotions) == 1)]
         if not emo_rows:
             continue
         target = torch.zeros(len(emo_rows), len(EKMAN_EMOTIONS), device=device)
@@ -161,8 +196,10 @@ def batch_loss(logits: dict[str, Any], batch: list[CachedExample], opts: TrainOp
         target = target * (1 - opts.label_smoothing) + opts.label_smoothing / len(EKMAN_EMOTIONS)
         logp = F.log_softmax(logits[head][emo_rows], dim=-1)
         # a MELD turn the teacher read keeps (1 - kd_weight) of its gold label; distillation_loss adds the rest
-        weights = torch.tensor([1.0 - opts.kd_weight if source == "meld" and opts.teacher and batch[i].example.soft_emotions
-                                else weight for i in emo_rows], device=device)
+        weights = torch.tensor([(1.0 - opts.kd_weight if source == "meld" and opts.teacher and batch[i].example.soft_emotions
+                                 else weight)
+                                * (balance.get(batch[i].example.emotions[0], 1.0) if balance and head == "emotion" else 1.0)
+                                for i in emo_rows], device=device)
         total = total + (weights * -(target * logp).sum(-1)).mean()
     total = total + distillation_loss(logits["emotion"], batch, opts)
     for task in ("sentiment", "intent"):
@@ -170,8 +207,9 @@ def batch_loss(logits: dict[str, Any], batch: list[CachedExample], opts: TrainOp
         if rows:
             target = torch.tensor([getattr(batch[i].example, task) for i in rows], device=device)
             losses = F.cross_entropy(logits[task][rows], target, label_smoothing=opts.label_smoothing, reduction="none")
-            if task == "sentiment":  # the framed copies' sentiment is a weak label
-                weights = torch.tensor([opts.weak_label_weight if batch[i].example.source == "bitext-augmented" else 1.0
+            if task == "sentiment":  # the framed copies' and the rated task turns' sentiment are weak labels
+                weights = torch.tensor([opts.weak_label_weight if batch[i].example.source in ("bitext-augmented",
+                                                                                                "satisfaction") else 1.0
                                         for i in rows], device=device)
                 losses = losses * weights
             total = total + losses.mean()
@@ -213,7 +251,8 @@ def predict_cached(tuned: Any, heads: Any, items: list[CachedExample], device: s
     return {k: np.concatenate(v)[inverse] for k, v in out.items()}
 
 
-def _selection_score(tuned: Any, heads: Any, valid: list[CachedExample], device: str) -> dict[str, float]:
+def _selection_score(tuned: Any, heads: Any, valid: list[CachedExample], device: str,
+                     selection: str = "meld") -> dict[str, float]:
     from sklearn.metrics import accuracy_score, f1_score
 
     probs = predict_cached(tuned, heads, valid, device)
@@ -222,7 +261,15 @@ def _selection_score(tuned: Any, heads: Any, valid: list[CachedExample], device:
     emo_f1 = f1_score([valid[i].example.emotions[0] for i in meld], probs["emotion"][meld].argmax(1),
                       average="weighted")
     intent_acc = accuracy_score([valid[i].example.intent for i in bitext], probs["intent"][bitext].argmax(1))
-    return {"meld_valid_emotion_wf1": float(emo_f1), "bitext_dev_intent_acc": float(intent_acc)}
+    scores = {"meld_valid_emotion_wf1": float(emo_f1), "bitext_dev_intent_acc": float(intent_acc)}
+    tune = [i for i, c in enumerate(valid) if c.example.source == "devset-tune"]
+    if tune:
+        scores["devset_tune_emotion_macro_f1"] = float(f1_score(
+            [valid[i].example.emotions[0] for i in tune], probs["emotion"][tune].argmax(1), average="macro",
+            labels=list(range(len(EKMAN_EMOTIONS))), zero_division=0))
+    scores["selection"] = (0.5 * scores.get("devset_tune_emotion_macro_f1", emo_f1) + 0.5 * emo_f1
+                           if selection == "support" else emo_f1)
+    return scores
 
 
 def _snapshot(module: Any) -> dict[str, Any]:
@@ -248,7 +295,52 @@ def draw_examples(data_dir: Path, opts: TrainOptions, rng: random.Random) -> tup
     train = (meld_train + _sample(load_goemotions(data_dir, "train"), opts.goemotions_limit, rng)
              + bitext_train + augment_intents(bitext_train, rng, opts.intent_augment)
              + paraphrase_refunds(bitext_train, rng, opts.refund_paraphrase))
-    return train, meld_valid + _sample(bitext["dev"], 1000, rng)
+    train += support_examples(data_dir, opts, rng)
+    valid = meld_valid + _sample(bitext["dev"], 1000, rng)
+    if opts.selection == "support":
+        valid += devset_tune_examples()
+    return train, valid
+
+
+def support_examples(data_dir: Path, opts: TrainOptions, rng: random.Random) -> list[TextExample]:
+    """DailyDialog's emotional turns (and a sample of its neutral ones and of its many joyful ones), with a sentiment
+    derived from the emotion; the airline tweets' training part; rated task turns' (weak) sentiment."""
+    out: list[TextExample] = []
+    if opts.dailydialog_neutral or opts.dailydialog_joy:
+        neutral, joy = EKMAN_EMOTIONS.index("neutral"), EKMAN_EMOTIONS.index("joy")
+        daily = load_dailydialog(data_dir, "train", opts.context_turns)
+        by_class: dict[str, list[TextExample]] = {"neutral": [], "joy": [], "other": []}
+        for e in daily:
+            by_class["neutral" if e.emotions[0] == neutral else "joy" if e.emotions[0] == joy else "other"].append(e)
+        chosen = (_sample(by_class["neutral"], opts.dailydialog_neutral, rng)
+                  + _sample(by_class["joy"], opts.dailydialog_joy, rng) + by_class["other"])
+        polarity = {"anger": "negative", "disgust": "negative", "fear": "negative", "sadness": "negative",
+                    "joy": "positive", "neutral": "neutral"}
+        for e in chosen:
+            label = polarity.get(EKMAN_EMOTIONS[e.emotions[0]])
+            out.append(replace(e, sentiment=SENTIMENTS.index(label) if label else None))
+    if opts.airline:
+        out += load_airline(data_dir, "train")
+    if opts.satisfaction_neutral:
+        rated = load_satisfaction(data_dir)
+        neutral_id = SENTIMENTS.index("neutral")
+        out += [e for e in rated if e.sentiment != neutral_id]
+        out += _sample([e for e in rated if e.sentiment == neutral_id], opts.satisfaction_neutral, rng)
+    return out
+
+
+def devset_tune_examples() -> list[TextExample]:
+    """The development set's tuning turns (never its test part), for choosing the epoch: each customer turn with
+    its emotion label. Nothing of the dev set is trained on."""
+    from assist.training.eval_conversations import ConversationFileError, load_conversations
+
+    try:
+        conversations = load_conversations()
+    except ConversationFileError:
+        return []
+    return [TextExample(turn.text, "devset-tune", emotions=(EKMAN_EMOTIONS.index(turn.labels["emotion"]),))
+            for conv in conversations if conv.split == "tune"
+            for turn in conv.turns if turn.role == "customer" and turn.labels]
 
 
 def train_text(data_dir: Path, out_dir: Path, opts: TrainOptions | None = None,
@@ -280,6 +372,7 @@ def train_text(data_dir: Path, out_dir: Path, opts: TrainOptions | None = None,
     cached_valid = cache_bottom(encoder, valid, state, (0.25, 0.3))
     cached_train += [c for c in cached_train if c.example.source == "meld"] * (opts.meld_repeat - 1)
 
+    balance = class_weights([c.example for c in cached_train], opts.class_balance) if opts.class_balance else None
     tuned, heads = encoder.make_tuned_layers(), build_heads().to(device)
     optimizer = torch.optim.AdamW(
         [{"params": tuned.parameters(), "lr": opts.lr_layers}, {"params": heads.parameters(), "lr": opts.lr_heads}],
@@ -296,7 +389,7 @@ def train_text(data_dir: Path, out_dir: Path, opts: TrainOptions | None = None,
         tuned.train(), heads.train()
         for batch in make_batches(cached_train, opts.batch_size, rng):
             hidden, mask, pool = _pad(batch, device)
-            loss = batch_loss(heads(mean_pool(run_layers(tuned, hidden, mask), pool)), batch, opts)
+            loss = batch_loss(heads(mean_pool(run_layers(tuned, hidden, mask), pool)), batch, opts, balance)
             optimizer.zero_grad()
             loss.backward()
             torch.nn.utils.clip_grad_norm_(list(tuned.parameters()) + list(heads.parameters()), 1.0)
@@ -315,16 +408,17 @@ def train_text(data_dir: Path, out_dir: Path, opts: TrainOptions | None = None,
                                    _mean([s[1] for s in snapshots]), _mean([s[2] for s in snapshots])))
         for name, tuned_state, heads_state in candidates:
             tuned.load_state_dict(tuned_state), heads.load_state_dict(heads_state)
-            scores = _selection_score(tuned, heads, cached_valid, device) | {"candidate": name}
+            scores = _selection_score(tuned, heads, cached_valid, device, opts.selection) | {"candidate": name}
             history.append(scores)
-            if best is None or scores["meld_valid_emotion_wf1"] > best[0]:
-                best = (scores["meld_valid_emotion_wf1"], tuned_state, heads_state)
+            if best is None or scores["selection"] > best[0]:
+                best = (scores["selection"], tuned_state, heads_state)
         tuned.load_state_dict(candidates[0][1]), heads.load_state_dict(candidates[0][2])
     assert best is not None
     tuned.load_state_dict(best[1]), heads.load_state_dict(best[2])
     summary = {
         "version": "text-" + dt.datetime.now().strftime("%Y%m%d-%H%M"),
         "context_turns": opts.context_turns,
+        "text_normalisation": NORMALISATION_VERSION,  # assist.inference.chat_text.model_input, as at run time
         "trained_at": dt.datetime.now().isoformat(timespec="seconds"),
         "seed": opts.seed,
         "options": {k: v for k, v in vars(opts).items()},
@@ -334,6 +428,10 @@ def train_text(data_dir: Path, out_dir: Path, opts: TrainOptions | None = None,
                            "bitext_augmented": sum(c.example.source == "bitext-augmented" for c in cached_train),
                            "bitext_paraphrased": sum(c.example.source == "bitext-paraphrased" for c in cached_train),
                            "annotation": sum(c.example.source == "annotation" for c in cached_train),
+                           "dailydialog": sum(c.example.source == "dailydialog" for c in cached_train),
+                           "airline": sum(c.example.source == "airline" for c in cached_train),
+                           "satisfaction": sum(c.example.source == "satisfaction" for c in cached_train),
+                           "class_weights": {EKMAN_EMOTIONS[k]: round(v, 3) for k, v in (balance or {}).items()},
                            "with_teacher_probs": distilled},
         "selection_history": history,
         "train_seconds": round(time.time() - began, 1),

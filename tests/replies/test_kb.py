@@ -58,13 +58,15 @@ def test_retrieval_finds_the_procedure(engines, message, expected_title):
     assert hits[0].score >= hits[-1].score
 
 
-def test_acknowledgement_only_for_negative_emotions():
+def test_acknowledgement_in_proportion_and_never_an_apology_to_a_happy_customer():
     angry = EmotionEstimate({"anger": 0.8, "neutral": 0.2})
     happy = EmotionEstimate({"joy": 0.9, "neutral": 0.1})
     scared = EmotionEstimate({"fear": 0.5, "neutral": 0.5})
+    calm = EmotionEstimate({"neutral": 0.8, "joy": 0.2})
     assert "frustrating" in acknowledgement(angry)
-    assert acknowledgement(happy) == ""
+    assert acknowledgement(happy) == "That's great to hear!" and "sorry" not in acknowledgement(happy).lower()
     assert "worrying" in acknowledgement(scared)
+    assert acknowledgement(calm) == ""
 
 
 def test_suggestions_carry_source_and_ack(engines):

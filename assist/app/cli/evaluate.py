@@ -1,4 +1,4 @@
-"""``assist eval text | voice | screen``: the shipped text, voice and screen models on the shared data or your files
+"""``assist eval text | voice | screen | conversations``: the shipped text, voice and screen models on the shared data or your files
 (JSON on stdout). The other ``eval`` commands live with their groups (calls, replies, annotations)."""
 
 from __future__ import annotations
@@ -82,6 +82,34 @@ def cmd_eval_screen(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_eval_conversations(args: argparse.Namespace) -> int:
+    from assist.inference.errors import ModelUnavailable
+    from assist.pipeline.assembly import app_engine_config
+    from assist.pipeline.engines import load_engines
+    from assist.replies.kb.entries import KnowledgeBaseError
+    from assist.training.eval_conversations import ConversationFileError, evaluate_conversations
+
+    try:
+        engines = load_engines(app_engine_config(model_dir=args.model_dir, device=args.device, backend=args.backend,
+                                                 fusion=args.fusion, llm="none"))
+    except (ModelUnavailable, KnowledgeBaseError) as exc:
+        return fail(str(exc))
+    state, bar = progress_bar(f"eval conversations ({args.split})")
+    try:
+        result = evaluate_conversations(engines, Path(args.file) if args.file else None, args.split, state)
+    except ConversationFileError as exc:
+        return fail(str(exc))
+    finally:
+        bar.close()
+    if not args.details:
+        result.get("suggestion_fit", {}).pop("details", None)
+    text = json.dumps(result, indent=2, ensure_ascii=False)
+    if args.output:
+        Path(args.output).write_text(text + "\n", encoding="utf-8")
+    print(text)
+    return 0
+
+
 def add_eval_commands(ev: argparse._SubParsersAction) -> None:
     eval_text = ev.add_parser("text", help="MELD dev, GoEmotions test, Bitext test, or --csv")
     eval_text.add_argument("--data", help="shared data folder (default ../shared/data)")
@@ -105,6 +133,19 @@ def add_eval_commands(ev: argparse._SubParsersAction) -> None:
     eval_screen.add_argument("--dir", required=True, help="folder of images")
     eval_screen.add_argument("--truth", help="JSON: file name -> strings expected on that screen")
     eval_screen.set_defaults(func=cmd_eval_screen)
+
+    conversations = ev.add_parser("conversations", help="the labelled support conversations played through the window's "
+                                  "path: emotion, sentiment, conversation intent, escalation, suggestion fit")
+    conversations.add_argument("--file", help="a conversations JSON-lines file (default: resources/eval/conversations.jsonl)")
+    conversations.add_argument("--split", choices=["test", "tune", "all"], default="test",
+                               help="which part to play (the test part unless tuning)")
+    conversations.add_argument("--model-dir", type=Path)
+    conversations.add_argument("--fusion", action="store_true", help="chat turns through the fusion model (as --fusion)")
+    conversations.add_argument("--details", action="store_true", help="list every suggestion-fit verdict")
+    conversations.add_argument("--output", help="also write the JSON here")
+    device_option(conversations)
+    backend_option(conversations)
+    conversations.set_defaults(func=cmd_eval_conversations)
 
 
 __all__ = ["add_eval_commands"]

@@ -87,6 +87,7 @@ def cmd_train_text(args: argparse.Namespace) -> int:
         return fail(problem)
     if args.quick:
         opts.epochs, opts.meld_limit, opts.goemotions_limit, opts.bitext_limit = 1, 300, 300, 300
+        opts.dailydialog_neutral, opts.dailydialog_joy, opts.airline, opts.satisfaction_neutral = 50, 50, False, 50
     if opts.teacher:  # a wrong file is said now, not after the encoding pass
         from assist.training.distillation import load_teacher_probs
 

@@ -12,13 +12,15 @@ ACKNOWLEDGEMENTS = {
     "anger": "I'm really sorry about this, and I understand how frustrating it is.",
     "sadness": "I'm sorry to hear that, and I'm here to help.",
     "fear": "I understand this is worrying. Let's sort it out together.",
+    "joy": "That's great to hear!",  # a delighted customer gets no apology (LABELS.md, a good reply)
 }
 ACK_MIN_CONFIDENCE = 0.35
 PROCEDURE_SECTIONS = ("Summary", "Steps", "Suggested reply")  # an ABCD procedure cites the procedure
 
 
 def acknowledgement(emotion: EmotionEstimate | None) -> str:
-    """An opening line when the customer is angry, sad or afraid (empty otherwise)."""
+    """An opening line in proportion to the customer's feeling: an apology when angry, sympathy when sad,
+    reassurance when afraid, gladness when delighted (empty when none is clear)."""
     if emotion is None:
         return ""
     label = max(ACKNOWLEDGEMENTS, key=lambda k: emotion.probabilities.get(k, 0.0))
