@@ -81,6 +81,7 @@ def make_insight(session_id: str, message_id: str, *, note: str = "") -> Insight
         emotion=EmotionEstimate({"anger": 0.7, "neutral": 0.2, "joy": 0.1}),
         sentiment=LabelEstimate("negative", 0.8, {"negative": 0.8, "neutral": 0.15, "positive": 0.05}),
         intent=LabelEstimate("refund", 0.6, {"refund": 0.6, "other": 0.4}),
+        conversation_intent=LabelEstimate("get_refund", 0.7, {"get_refund": 0.7, "other": 0.3}),
         escalation=Escalation(EscalationLevel.HIGH, 0.91, ("angry customer", "repeat contact")),
         suggestions=(
             Suggestion("sug-1", "Call us back on 555-123-4567.", "Refunds", 0.82, "kb-7"),
@@ -220,7 +221,7 @@ def test_search_uses_full_text_index(open_journal: Callable[..., Journal], tmp_p
 
 
 ALL_MIGRATIONS = ["0001_initial", "0002_events_fts", "0003_insight_contributions", "0004_live_capture",
-                  "0005_session_stats", "0006_annotations"]
+                  "0005_session_stats", "0006_annotations", "0007_conversation_intent"]
 
 
 def test_migrations_recorded_and_not_reapplied(open_journal: Callable[..., Journal], tmp_path: Path) -> None:
@@ -254,14 +255,25 @@ def test_a_journal_from_the_previous_release_is_upgraded_without_loss(tmp_path: 
     db.close()
     journal = Journal(path)
     assert journal.migrations_applied == ["0003_insight_contributions", "0004_live_capture", "0005_session_stats",
-                                          "0006_annotations"]
+                                          "0006_annotations", "0007_conversation_intent"]
     journal.close()
     with sqlite3.connect(path) as conn:
         assert conn.execute("SELECT id FROM sessions").fetchall() == [("s1",)]
         columns = [row[1] for row in conn.execute("PRAGMA table_info(insights)")]
         event_columns = [row[1] for row in conn.execute("PRAGMA table_info(events)")]
     conn.close()
-    assert "contributions" in columns and "meta" in event_columns
+    assert "contributions" in columns and "meta" in event_columns and "conversation_intent" in columns
+
+
+def test_the_conversations_intent_is_journaled_beside_the_turns(open_journal: Callable[..., Journal],
+                                                                  tmp_path: Path) -> None:
+    journal = open_journal()
+    record_conversation(journal)
+    assert journal.flush()
+    with sqlite3.connect(tmp_path / "journal.sqlite3") as conn:
+        row = conn.execute("SELECT intent, conversation_intent, conversation_intent_confidence FROM insights").fetchone()
+    conn.close()
+    assert row == ("refund", "get_refund", 0.7)
 
 
 def test_wal_and_foreign_keys(open_journal: Callable[..., Journal], tmp_path: Path) -> None:
