@@ -31,6 +31,7 @@ import numpy as np
 from assist.domain import EKMAN_EMOTIONS, SENTIMENTS, EscalationLevel, Insight, ProgressState
 from assist.inference.labels import INTENTS
 from assist.paths import resource
+from assist.replies.ranking.candidates import CLAIMS_DONE
 from assist.training.metrics import classification_report
 
 ESCALATION_REASONS = ("leave_threat", "legal_threat", "abuse", "repeated_contact", "vulnerable")
@@ -41,8 +42,7 @@ EXAMPLES_PER_CONFUSION = 3
 RULE_PATTERNS: dict[str, re.Pattern[str]] = {
     "apologise": re.compile(r"\b(sorry|apolog\w*|regret)\b", re.I),
     "offer_refund": re.compile(r"\brefund\w*\b|\bmoney back\b|\breimburs\w*", re.I),
-    "claim_action_done": re.compile(r"\bI(?:'ve| have) (?:already )?(?:sent|issued|processed|refunded|cancell?ed|"
-                                    r"reset|updated|changed|escalated|credited|arranged|booked|fixed)\b", re.I),
+    "claim_action_done": CLAIMS_DONE,
     "blame_customer": re.compile(r"\byou (?:should have|shouldn't have|failed to|didn't read)\b|\byour (?:own )?fault\b",
                                  re.I),
     "ask_for_full_card_number": re.compile(r"\b(?:full|whole|complete|entire|long) card number\b|"

@@ -219,3 +219,15 @@ def test_matcher_mixes_in_dense_similarity_and_accepts_a_precomputed_embedding(t
     best = bank.macros[int(np.argmax(with_dense))]
     assert best.title == "Password reset"
     assert MacroMatcher([]).relevance("anything").shape == (0,)
+
+
+def test_a_reply_claiming_an_action_already_done_is_never_suggested() -> None:
+    from assist.replies.ranking.candidates import claims_done
+
+    done = Candidate("macro:reset", "I've sent a password reset link to your email.", "Reset (done)", "macro",
+                     relevance=0.95, intents=("recover_password",))
+    offer = Candidate("macro:offer", "I'll send a password reset link to your email now.", "Reset", "macro",
+                      relevance=0.5, intents=("recover_password",))
+    ranked = rank_replies([done, offer], RankContext("I forgot my password", intent="recover_password"), k=3)
+    assert [r.key for r in ranked] == ["macro:offer"]
+    assert claims_done("Done: I've cancelled order AC-1.") and not claims_done("I can cancel order AC-1 for you now.")

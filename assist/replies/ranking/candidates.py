@@ -117,6 +117,18 @@ class RankedReply:
                           score=round(self.score, 4), kb_entry_id=entry)
 
 
+# A reply that says an action is already done ("I've sent a reset link", "Done: I've cancelled your order") is never
+# suggested: the agent has not done it when the customer's turn arrives (LABELS.md, a good reply). The agent can still
+# insert such a macro from the reply bank once it is done.
+CLAIMS_DONE = re.compile(r"\bI(?:'ve| have) (?:already |just )?(?:sent|issued|processed|refunded|cancell?ed|reset|updated|"
+                         r"changed|escalated|credited|arranged|booked|fixed|removed|deleted|applied)\b", re.IGNORECASE)
+
+
+def claims_done(text: str) -> bool:
+    """The reply tells the customer an action is already done."""
+    return bool(CLAIMS_DONE.search(text))
+
+
 # --- candidates ---------------------------------------------------------------------------------------
 def _strip_placeholders(text: str) -> str:
     return re.sub(r"\{[A-Za-z_][A-Za-z0-9_]*\}", " ", text)
@@ -305,7 +317,7 @@ class ReplyRanker:
         seen: set[str] = set()
         for score, c, parts, notes in scored:
             text_key = " ".join(c.text.lower().split())
-            if text_key in seen:
+            if text_key in seen or claims_done(c.text):
                 continue
             seen.add(text_key)
             out.append(RankedReply(c, round(score, 6), len(out) + 1, "; ".join(notes), parts))
