@@ -59,8 +59,9 @@ def test_an_agent_who_keeps_inserting_the_third_reply_sees_it_rise_to_the_top(ma
         ranks.append(keys.index(favourite) + 1 if favourite in keys else 4)
         if favourite in keys:
             controller.feedback(insight.suggestions[keys.index(favourite)].id, "inserted")
-    # it was third before the agent's choices; afterwards it is first most of the time and never below second
-    assert ranks.count(1) >= 3 and max(ranks) <= 2, ranks
+    # it was third before the agent's choices; it rises to the top and stays there (how many choices that takes
+    # depends on how far behind it started: one or two with the shipped models)
+    assert ranks.count(1) >= 3 and ranks[-3:] == [1, 1, 1] and max(ranks) <= 3, ranks
     control = SessionController(macro_engines, replies=ReplyService(macro_engines.macros))  # no feedback given
     control.start_session()
     unchanged = []

@@ -17,11 +17,12 @@ from support import data_dir
 pytestmark = pytest.mark.skipif(not (data_dir() / "meld").is_dir(), reason="../shared/data not present")
 
 
-def test_meld_dev_emotion_weighted_f1_meets_the_target(text_model):
+def test_meld_dev_emotion_weighted_f1_does_not_regress(text_model):
+    """MELD is a regression figure only (issue 16): the support-traffic release (0.565) gave up 2 points of it."""
     meld = load_meld(data_dir(), "dev", text_model.context_turns)
     probs = predict(text_model, [e.text for e in meld], contexts=[e.context for e in meld])
     report = classification_report([e.emotions[0] for e in meld], probs["emotion"].argmax(1), EKMAN_EMOTIONS)
-    assert report["weighted_f1"] >= 0.58
+    assert report["weighted_f1"] >= 0.55
 
 
 def test_bitext_held_out_intent_accuracy_meets_the_target(text_model):
