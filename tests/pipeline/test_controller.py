@@ -199,3 +199,21 @@ def test_engines_work_without_the_fusion_model(tmp_path):
     c.start_session()
     c.submit("customer", "hello")
     assert c.submit("customer", "where is my refund?").insight.contributions == {}
+
+
+def test_a_delighted_customer_is_read_as_happy_and_gets_no_apology(app_engines):
+    """The demo's happy customer (resources/demo/happy_customer.json), through the window's controller."""
+    import json
+
+    from assist.paths import resource
+    from assist.pipeline.assembly import session_controller
+
+    script = json.loads(resource("demo", "happy_customer.json").read_text(encoding="utf-8"))
+    controller = session_controller(app_engines)
+    controller.start_session()
+    turns = [controller.submit(m["role"], m["text"]) for m in script["messages"]]
+    last = turns[-1].insight
+    assert last.emotion.label == "joy" and last.sentiment.label == "positive"
+    assert last.escalation.level.value == "low"
+    top = last.suggestions[0].text.lower()
+    assert "sorry" not in top and "refund" not in top and "great to hear" in top
