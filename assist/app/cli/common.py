@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from assist.domain import ProgressState
@@ -52,6 +53,21 @@ def apply_sets(opts: Any, items: Sequence[str] | None, what: str, reserved: Sequ
     return ""
 
 
+def run_json_job(desc: str, job: Callable[[ProgressState], Any],
+                 expected: tuple[type[BaseException], ...] = (FileNotFoundError,)) -> int:
+    """Run ``job(state)`` under a progress bar and print its result as JSON; an ``expected`` error is said in words
+    (exit 2), anything else is a bug and propagates."""
+    state, bar = progress_bar(desc)
+    try:
+        result = job(state)
+    except expected as exc:
+        return fail(str(exc))
+    finally:
+        bar.close()
+    print(json.dumps(result, indent=2))
+    return 0
+
+
 def backend_option(p: argparse.ArgumentParser) -> None:
     p.add_argument("--backend", default="auto", choices=["auto", "onnx", "torch"],
                    help="text model runtime: onnx (int8, shipped), torch, or auto (onnx when usable)")
@@ -61,4 +77,4 @@ def device_option(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
 
 
-__all__ = ["apply_sets", "backend_option", "device_option", "fail", "option_value", "progress_bar"]
+__all__ = ["apply_sets", "backend_option", "device_option", "fail", "option_value", "progress_bar", "run_json_job"]

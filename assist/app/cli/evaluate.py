@@ -7,7 +7,7 @@ import argparse
 import json
 from pathlib import Path
 
-from assist.app.cli.common import backend_option, device_option, fail, progress_bar
+from assist.app.cli.common import backend_option, device_option, fail, progress_bar, run_json_job
 
 
 def cmd_eval_text(args: argparse.Namespace) -> int:
@@ -45,41 +45,22 @@ def cmd_eval_voice(args: argparse.Namespace) -> int:
         from assist.training.data import default_data_dir
         from assist.training.train_voice import evaluate_voice_loso
 
-        state, bar = progress_bar("eval voice (LOSO)")
-        try:
-            result = evaluate_voice_loso(Path(args.data or default_data_dir()), state=state)
-        except FileNotFoundError as exc:
-            return fail(str(exc))
-        finally:
-            bar.close()
-    else:
-        if not args.wav_dir and not args.csv:
-            return fail("give --wav-dir DIR (EmoDB file names), --csv FILE (path,label) or --loso")
-        state, bar = progress_bar("eval voice")
-        try:
-            items = voice_items(Path(args.wav_dir) if args.wav_dir else None, Path(args.csv) if args.csv else None)
-            result = evaluate_voice(items, state)
-        except (ValueError, OSError, ModelUnavailable) as exc:
-            return fail(str(exc))
-        finally:
-            bar.close()
-    print(json.dumps(result, indent=2))
-    return 0
+        data = Path(args.data or default_data_dir())
+        return run_json_job("eval voice (LOSO)", lambda state: evaluate_voice_loso(data, state=state))
+    if not args.wav_dir and not args.csv:
+        return fail("give --wav-dir DIR (EmoDB file names), --csv FILE (path,label) or --loso")
+    wav_dir, csv = Path(args.wav_dir) if args.wav_dir else None, Path(args.csv) if args.csv else None
+    return run_json_job("eval voice", lambda state: evaluate_voice(voice_items(wav_dir, csv), state),
+                        (ValueError, OSError, ModelUnavailable))
 
 
 def cmd_eval_screen(args: argparse.Namespace) -> int:
     from assist.inference.errors import ModelUnavailable
     from assist.training.eval_media import evaluate_screen
 
-    state, bar = progress_bar("eval screen")
-    try:
-        result = evaluate_screen(Path(args.dir), Path(args.truth) if args.truth else None, state)
-    except (ValueError, OSError, ModelUnavailable) as exc:
-        return fail(str(exc))
-    finally:
-        bar.close()
-    print(json.dumps(result, indent=2))
-    return 0
+    truth = Path(args.truth) if args.truth else None
+    return run_json_job("eval screen", lambda state: evaluate_screen(Path(args.dir), truth, state),
+                        (ValueError, OSError, ModelUnavailable))
 
 
 def cmd_eval_conversations(args: argparse.Namespace) -> int:

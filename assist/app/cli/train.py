@@ -8,20 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from assist.app.cli.common import apply_sets, fail, progress_bar
-
-
-def _run_training(desc: str, job: Any) -> int:
-    """Run ``job(state)`` under a progress bar; print its summary as JSON (missing data: exit 2)."""
-    state, bar = progress_bar(desc)
-    try:
-        summary = job(state)
-    except FileNotFoundError as exc:
-        return fail(str(exc))
-    finally:
-        bar.close()
-    print(json.dumps(summary, indent=2))
-    return 0
+from assist.app.cli.common import apply_sets, fail, run_json_job
 
 
 def cmd_train_dialogue_prior(args: argparse.Namespace) -> int:
@@ -49,7 +36,7 @@ def cmd_train_fusion(args: argparse.Namespace) -> int:
     problem = apply_sets(opts, args.set, "fusion option")
     if problem:
         return fail(problem)
-    return _run_training("train fusion", lambda state: train_fusion(
+    return run_json_job("train fusion", lambda state: train_fusion(
         Path(args.data or default_data_dir()), Path(args.out or default_model_dir()), opts, state))
 
 
@@ -68,7 +55,7 @@ def cmd_train_teacher(args: argparse.Namespace) -> int:
     if not (encoder / "config.json").is_file():
         return fail(f"{encoder} is not a transformers model folder (no config.json); models/text/MODEL_CARD.md "
                      "('Distillation from a larger encoder') says where the teacher measured there comes from")
-    return _run_training("train teacher", lambda state: train_teacher(
+    return run_json_job("train teacher", lambda state: train_teacher(
         Path(args.data or default_data_dir()), encoder, Path(args.out), opts, state))
 
 
@@ -105,7 +92,7 @@ def cmd_train_text(args: argparse.Namespace) -> int:
             return fail(str(exc))
         print(f"{len(extra)} corrected turns from {args.with_annotations}, each seen {opts.annotation_repeat} "
               "times an epoch", file=sys.stderr)
-    return _run_training("train text", lambda state: train_text(
+    return run_json_job("train text", lambda state: train_text(
         Path(args.data or default_data_dir()), Path(args.out or default_model_dir()), opts, state, extra))
 
 
