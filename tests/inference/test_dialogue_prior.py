@@ -14,7 +14,13 @@ from assist.domain import EKMAN_EMOTIONS, Role
 from assist.inference.dialogue_prior import FILE_NAME, DialoguePrior, DialoguePriorError, load_prior
 from assist.pipeline.controller import SessionController
 from assist.training.data import TextExample
-from assist.training.dialogue_prior import count_lift, read_dialogues
+from assist.training.dialogue_prior import (
+    MELD_GUARD,
+    count_lift,
+    fit_support_calibration,
+    read_conversations,
+    read_dialogues,
+)
 from assist.training.metrics import fit_temperature
 
 REPO = Path(__file__).resolve().parents[2]
@@ -33,9 +39,14 @@ def test_shipped_prior_loads_and_says_how_it_was_made() -> None:
     assert 1.0 < prior.temperature < 3.0 and prior.weight == 1.0
     diagonal = np.diag(prior.lift)
     assert (diagonal > 1.2).all()  # each emotion is likelier after the same one from the same speaker
-    about = json.loads(SHIPPED.read_text())["about"]["meld_dev"]
-    assert about["emotion_weighted_f1_with_previous_turns"] > about["emotion_weighted_f1_text_alone"]
-    assert about["ece_with_previous_turns"] < about["ece_text_alone"]
+    assert prior.bias is not None and prior.bias.shape == (7,)
+    about = json.loads(SHIPPED.read_text())["about"]
+    support = about["support_calibration"]  # refitted on the development set's tuning part, within the MELD guard
+    assert support["tune_after"]["emotion_accuracy"] > support["tune_before"]["emotion_accuracy"]
+    assert support["tune_after"]["emotion_macro_f1"] > support["tune_before"]["emotion_macro_f1"]
+    assert support["tune_after"]["ece"] < support["tune_before"]["ece"]
+    meld = about["meld_dev"]["emotion_weighted_f1_with_previous_turns"]
+    assert meld >= support["meld_dev_weighted_f1_before"] - MELD_GUARD
 
 
 def test_combine_tempers_alone_and_leans_on_the_previous_turn() -> None:
@@ -150,3 +161,39 @@ def test_a_corrupt_prior_leaves_the_app_working_with_a_note(tmp_path: Path) -> N
     controller = SessionController(loaded)
     controller.start_session()
     assert controller.submit(Role.CUSTOMER, "Where is my refund?").insight.emotion.label
+
+
+def test_support_calibration_lifts_a_class_the_model_under_reads() -> None:
+    """Turns whose truth is fear but the model leans to anger: the fitted bias moves them to fear, and a
+    conversation is read turn by turn with its previous estimate."""
+    rng = np.random.default_rng(3)
+    base = DialoguePrior(lift=np.ones((7, 7)), temperature=1.0)
+    fear, anger = EKMAN_EMOTIONS.index("fear"), EKMAN_EMOTIONS.index("anger")
+    probs, gold = [], []
+    for _ in range(40):
+        rows = np.full((3, 7), 0.05)
+        truth = [fear if rng.random() < 0.5 else anger for _ in range(3)]
+        for i, t in enumerate(truth):
+            rows[i, anger] = 0.5 if t == fear else 0.7
+            rows[i, fear] = 0.4 if t == fear else 0.1
+        probs.append(rows / rows.sum(1, keepdims=True))
+        gold.append(truth)
+    flat = np.concatenate([np.asarray(g) for g in gold])
+    before = (np.concatenate(read_conversations(probs, base)).argmax(1) == flat).mean()
+    fitted = fit_support_calibration(probs, gold, base, l2=0.01)
+    after = (np.concatenate(read_conversations(probs, fitted)).argmax(1) == flat).mean()
+    assert fitted.bias is not None and fitted.bias[fear] > fitted.bias[anger]
+    assert before < 0.6 and after > 0.9
+
+
+def test_a_prior_file_with_an_absurd_bias_is_refused(tmp_path: Path) -> None:
+    doc = json.loads(SHIPPED.read_text())
+    doc["bias"] = [40.0, 0, 0, 0, 0, 0, 0]
+    bad = tmp_path / FILE_NAME
+    bad.write_text(json.dumps(doc))
+    with pytest.raises(DialoguePriorError, match="does not hold a prior"):
+        load_prior(bad)
+    doc["bias"] = [0.1] * 6
+    bad.write_text(json.dumps(doc))
+    with pytest.raises(DialoguePriorError):
+        load_prior(bad)

@@ -20,7 +20,8 @@ def cmd_train_dialogue_prior(args: argparse.Namespace) -> int:
 
     try:
         model = load_text_model(args.model_dir, device="cpu")
-        doc = fit_dialogue_prior(model, Path(args.data) if args.data else default_data_dir())
+        doc = fit_dialogue_prior(model, Path(args.data) if args.data else default_data_dir(),
+                                 support=not args.no_support)
     except (InferenceError, OSError) as exc:
         return fail(str(exc))
     print(json.dumps(doc["about"], indent=2))
@@ -130,5 +131,8 @@ def add_train_commands(sub: Any) -> None:
                                    "turn, fitted for the text model (seconds)")
     train_prior.add_argument("--data", help="shared data folder (default ../shared/data)")
     train_prior.add_argument("--model-dir", type=Path, help="text model folder (default models/text)")
+    train_prior.add_argument("--no-support", action="store_true",
+                             help="skip the support calibration (temperature and per-class bias refitted on the "
+                                  "development set's tuning part, resources/eval)")
     train_prior.set_defaults(func=cmd_train_dialogue_prior)
 
