@@ -25,6 +25,7 @@ from assist.replies.ranking.candidates import (
     record_feedback,
 )
 from assist.replies.ranking.kb_suggestions import kb_candidates
+from assist.replies.ranking.tone import fit_situation, fit_to_turn
 
 log = logging.getLogger("assist.replies")
 
@@ -46,13 +47,16 @@ class ReplyService:
     def suggest(self, message_id: str, text: str, previous_customer_turns: list[str], intent: LabelEstimate,
                 emotion: EmotionEstimate, hits: list[Hit], entities: Sequence[ScreenEntity]) -> tuple[Suggestion, ...]:
         """The best ``SHOWN`` replies, each with its reason (``Suggestion.reason``)."""
-        candidates = kb_candidates(hits, emotion)
+        candidates = kb_candidates(hits, None)  # worded for the turn below, with the macros
         context = RankContext(message=text, previous_turns=previous_customer_turns, intent=intent.label,
                               intent_confidence=intent.confidence, emotion=emotion)
         if self.matcher is not None:
             fill_context = FillContext(entities=entities, conversation=[text, *previous_customer_turns])
             found = self.matcher.candidates(context, fill_context, limit=8)
             candidates += found + self._favourites(context, fill_context, {c.key for c in found})
+        # in proportion to the feeling, security first (replies.ranking.tone)
+        fitted = (fit_to_turn(c, emotion, text, intent.label, previous_customer_turns) for c in candidates)
+        candidates = [fit_situation(c, emotion, text, previous_customer_turns) for c in fitted if c is not None]
         ranked = rank_replies(candidates, context, self.counts, None, k=SHOWN)
         out = []
         for reply in ranked:

@@ -10,6 +10,7 @@ score = relevance * W.relevance                      relevance in [0, 1] (KB: re
                                                      (a 0-word reply 1, 25 words 0, 50+ words -1)
       + feedback * W.feedback                        in [-1, 1], see feedback_signal()
       + W.fill * filled - W.missing * missing        placeholders filled / left for the agent (3 at most each)
+      + situation                                    set by ranking.tone (security replies for a security concern)
 
 feedback_signal: for one set of counts (shown, accepted, edited, dismissed),
     rate = (accepted + 0.7 * edited + K * p) / (accepted + edited + 2 * dismissed + 0.3 * ignored + K)
@@ -80,6 +81,8 @@ class Candidate:
     filled: tuple[str, ...] = ()
     missing: tuple[str, ...] = ()
     source_id: str = ""  # the macro id or KB entry id
+    situation: float = 0.0  # fits the situation (ranking.tone: a security reply for a security concern)
+    situation_note: str = ""
 
 
 @dataclass(frozen=True)
@@ -120,8 +123,8 @@ class RankedReply:
 # A reply that says an action is already done ("I've sent a reset link", "Done: I've cancelled your order") is never
 # suggested: the agent has not done it when the customer's turn arrives (LABELS.md, a good reply). The agent can still
 # insert such a macro from the reply bank once it is done.
-CLAIMS_DONE = re.compile(r"\bI(?:'ve| have) (?:already |just )?(?:sent|issued|processed|refunded|cancell?ed|reset|updated|"
-                         r"changed|escalated|credited|arranged|booked|fixed|removed|deleted|applied)\b", re.IGNORECASE)
+CLAIMS_DONE = re.compile(r"\bI(?:'ve| have) (?:already |just |now )?(?:(?!been\b|got\b|had\b|seen\b)[a-z]+ed|sent|done|"
+                         r"put|set|reset|made|taken|given|written|spoken|rung|paid|sorted|booked)\b", re.IGNORECASE)
 
 
 def claims_done(text: str) -> bool:
@@ -274,6 +277,10 @@ def score_candidate(c: Candidate, context: RankContext, agent: FeedbackCounts, t
             notes.append(f"fits intent {_human(context.intent)}")
         else:
             parts["intent"] = -w.intent_mismatch * w.intent * context.intent_confidence
+    if c.situation:
+        parts["situation"] = c.situation
+        if c.situation_note:
+            notes.append(c.situation_note)
     upset, empathetic = upset_level(context.emotion), is_empathetic(c)
     if empathetic:
         parts["emotion"] = w.empathy * upset if upset else -w.calm_apology

@@ -7,26 +7,15 @@ import hashlib
 from assist.domain import EmotionEstimate, Suggestion
 from assist.replies.kb.retriever import Hit
 from assist.replies.ranking.candidates import Candidate, kb_candidate
+from assist.replies.ranking.tone import ACKNOWLEDGEMENTS, tone_of
 
-ACKNOWLEDGEMENTS = {
-    "anger": "I'm really sorry about this, and I understand how frustrating it is.",
-    "sadness": "I'm sorry to hear that, and I'm here to help.",
-    "fear": "I understand this is worrying. Let's sort it out together.",
-    "joy": "That's great to hear!",  # a delighted customer gets no apology (LABELS.md, a good reply)
-}
-ACK_MIN_CONFIDENCE = 0.35
 PROCEDURE_SECTIONS = ("Summary", "Steps", "Suggested reply")  # an ABCD procedure cites the procedure
 
 
 def acknowledgement(emotion: EmotionEstimate | None) -> str:
     """An opening line in proportion to the customer's feeling: an apology when angry, sympathy when sad,
     reassurance when afraid, gladness when delighted (empty when none is clear)."""
-    if emotion is None:
-        return ""
-    label = max(ACKNOWLEDGEMENTS, key=lambda k: emotion.probabilities.get(k, 0.0))
-    if emotion.probabilities.get(label, 0.0) < ACK_MIN_CONFIDENCE:
-        return ""
-    return ACKNOWLEDGEMENTS[label]
+    return ACKNOWLEDGEMENTS.get(tone_of(emotion), "")
 
 
 def citation(hit: Hit) -> str:
