@@ -11,8 +11,15 @@ Suggestion fit, judged automatically for every conversation's last customer turn
 none of the conversation's ``reply_rules.must_not`` (apologising or offering a refund to a delighted customer,
 claiming an action the agent has not done, blaming the customer, asking for a full card number), meets its
 ``must`` rules that words can show (acknowledging joy, apologising, reassuring, security first), and is about
-what the reference reply is about (cosine of their sentence embeddings >= ``FIT_SIMILARITY``). The turn counts as
-fitting when one of the top three suggestions fits.
+what the reference reply is about (cosine of their sentence embeddings, all-MiniLM-L6-v2, >= ``FIT_SIMILARITY``).
+The turn counts as fitting when one of the top three suggestions fits.
+
+How strict "about the same thing" is was measured on the references themselves: two references written for
+different conversations with the same intent (both good replies about that intent) reach cosine 0.45 in only 39%
+of pairs (median 0.40), while references for different intents pass 0.45 in 7% (median 0.26). The threshold that
+best separates the two (Youden's J, 0.42) is 0.325: 72% of same-intent pairs and 30% of other-intent pairs pass it.
+``FIT_SIMILARITY`` is that threshold; the figure at the first, stricter threshold (0.45, which would fail most
+good replies not written for the very conversation) is reported beside it as ``suggestion_fit_strict``.
 """
 
 from __future__ import annotations
@@ -36,7 +43,8 @@ from assist.training.metrics import classification_report
 
 ESCALATION_REASONS = ("leave_threat", "legal_threat", "abuse", "repeated_contact", "vulnerable")
 SPLITS = ("tune", "test")
-FIT_SIMILARITY = 0.45
+FIT_SIMILARITY = 0.325  # Youden-optimal between same-intent and other-intent reference pairs (module docstring)
+STRICT_SIMILARITY = 0.45
 EXAMPLES_PER_CONFUSION = 3
 
 RULE_PATTERNS: dict[str, re.Pattern[str]] = {
@@ -175,9 +183,10 @@ def rule_checks(text: str, rules: dict[str, list[str]]) -> list[str]:
 
 def suggestion_fit(played: Sequence[Played], conversations: dict[str, Conversation],
                    embed: Callable[[list[str]], np.ndarray]) -> dict[str, Any]:
-    """Share of last customer turns where one of the top three suggestions fits (module docstring)."""
+    """Share of last customer turns where one of the top three suggestions fits (module docstring), at
+    ``FIT_SIMILARITY`` and at ``STRICT_SIMILARITY``."""
     last = [p for p in played if p.last]
-    fits, details = 0, []
+    fits, strict, details = 0, 0, []
     for p in last:
         conv = conversations[p.conversation]
         texts = [s.text for s in p.insight.suggestions[:3]]
@@ -195,10 +204,13 @@ def suggestion_fit(played: Sequence[Played], conversations: dict[str, Conversati
             verdicts.append(broken)
         ok = any(not v for v in verdicts)
         fits += ok
+        strict += any(not v and sim >= STRICT_SIMILARITY for v, sim in zip(verdicts, similarity))
         details.append({"conversation": p.conversation, "fits": ok,
                         "best_similarity": round(float(similarity.max()), 3),
                         "why": "" if ok else "; ".join(sorted({b for v in verdicts for b in v}))})
-    return {"turns": len(last), "fit": round(fits / max(1, len(last)), 4), "details": details}
+    n = max(1, len(last))
+    return {"turns": len(last), "fit": round(fits / n, 4), "fit_strict": round(strict / n, 4),
+            "similarity": FIT_SIMILARITY, "strict_similarity": STRICT_SIMILARITY, "details": details}
 
 
 def _binary(gold: list[bool], pred: list[bool]) -> dict[str, float | int]:
@@ -262,6 +274,7 @@ def score(played: Sequence[Played], conversations: dict[str, Conversation],
     if embed is not None:
         fit = suggestion_fit(played, conversations, embed)
         out["summary"]["suggestion_fit"] = fit["fit"]
+        out["summary"]["suggestion_fit_strict"] = fit["fit_strict"]
         out["suggestion_fit"] = fit
     return out
 

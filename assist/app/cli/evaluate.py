@@ -4,7 +4,9 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
+import tempfile
 from pathlib import Path
 
 from assist.app.cli.common import backend_option, device_option, fail, progress_bar, run_json_job
@@ -70,10 +72,15 @@ def cmd_eval_conversations(args: argparse.Namespace) -> int:
     from assist.replies.kb.entries import KnowledgeBaseError
     from assist.training.eval_conversations import ConversationFileError, evaluate_conversations
 
+    # the shipped reply bank, not this user's edited one: the figures are the product's, the same on any machine
+    scratch = tempfile.TemporaryDirectory(prefix="assist-eval-")
+    config = dataclasses.replace(app_engine_config(model_dir=args.model_dir, device=args.device, backend=args.backend,
+                                                   fusion=args.fusion, llm="none"),
+                                 macro_bank=Path(scratch.name) / "macros.json")
     try:
-        engines = load_engines(app_engine_config(model_dir=args.model_dir, device=args.device, backend=args.backend,
-                                                 fusion=args.fusion, llm="none"))
+        engines = load_engines(config)
     except (ModelUnavailable, KnowledgeBaseError) as exc:
+        scratch.cleanup()
         return fail(str(exc))
     state, bar = progress_bar(f"eval conversations ({args.split})")
     try:
@@ -82,6 +89,7 @@ def cmd_eval_conversations(args: argparse.Namespace) -> int:
         return fail(str(exc))
     finally:
         bar.close()
+        scratch.cleanup()
     if not args.details:
         result.get("suggestion_fit", {}).pop("details", None)
     text = json.dumps(result, indent=2, ensure_ascii=False)
