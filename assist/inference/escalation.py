@@ -18,14 +18,26 @@ feeling alone is at most medium. Without evidence the score is
 
 clipped to [0, 0.59]: medium >= 0.35, else low (an alert is 0.60 or more). Every term that fires adds a reason. The patterns and the
 thresholds were chosen on the tuning part of the development set (``resources/eval``, model card figures).
+
+Evidence is also found by meaning, for what no pattern words (``EscalationPrototypes``): each sentence of the
+message (at most ``MAX_SENTENCES`` pieces) is embedded with the retrieval encoder (all-MiniLM-L6-v2) and compared
+with ``resources/escalation/prototypes.json``, sentences written for Assist from LABELS.md's definitions. A
+sentence within ``PROTOTYPE_SIMILARITY`` (cosine) of a reason's prototype is evidence of that reason, counted as the
+pattern of the same reason is (alone, or when the turn is unhappy). The threshold is the lowest that keeps the
+tuning part's alert precision at 0.85 or more.
 """
 
 from __future__ import annotations
 
+import json
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import numpy as np
 
 from assist.domain import Escalation, EscalationLevel
+from assist.paths import resource
 
 HIGH, MEDIUM = 0.60, 0.35
 NEGATIVE_FOR_EVIDENCE = 0.5
@@ -97,6 +109,87 @@ EVIDENCE: dict[str, tuple[re.Pattern[str], bool]] = {  # reason -> (pattern, an 
 }
 
 
+PROTOTYPE_SIMILARITY = 0.60
+MAX_SENTENCES = 4
+EMBED_CHUNK = 4  # rows per embed call: small calls keep the text model on its per-row path (the same vectors)
+PROTOTYPE_REASONS = {  # prototypes.json key -> the evidence it stands for (as in EVIDENCE)
+    "legal_threat": "legal threat",
+    "leave_threat": "threat to leave or close the account",
+    "abuse": "abuse at staff",
+    "repeated_contact": "repeated contact",
+    "vulnerable": "vulnerable customer at risk",
+}
+ALONE = {reason: alone for reason, (_, alone) in EVIDENCE.items()}
+_SENTENCE = re.compile(r"(?<=[.!?])\s+|\n+")
+
+Embed = Callable[[list[str]], np.ndarray]
+
+
+class PrototypeError(ValueError):
+    """The prototypes file is missing or not in its format."""
+
+
+def sentences(text: str, limit: int = MAX_SENTENCES) -> list[str]:
+    """The message's sentences, joined into at most ``limit`` consecutive pieces (a long call turn)."""
+    parts = [p.strip() for p in _SENTENCE.split(text) if len(p.strip()) >= 3]
+    if len(parts) <= limit:
+        return parts
+    size = -(-len(parts) // limit)
+    return [" ".join(parts[i : i + size]) for i in range(0, len(parts), size)]
+
+
+def _unit(rows: np.ndarray) -> np.ndarray:
+    rows = np.asarray(rows, dtype=np.float32)
+    return rows / np.maximum(np.linalg.norm(rows, axis=1, keepdims=True), 1e-9)
+
+
+def embed_rows(embed: Embed, texts: list[str]) -> np.ndarray:
+    parts = [embed(texts[i : i + EMBED_CHUNK]) for i in range(0, len(texts), EMBED_CHUNK)]
+    return np.concatenate(parts) if parts else np.zeros((0, 384), dtype=np.float32)
+
+
+class EscalationPrototypes:
+    """Evidence by meaning: sentences close to a reason's prototypes (module docstring)."""
+
+    def __init__(self, prototypes: dict[str, list[str]], embed: Embed,
+                 similarity: float = PROTOTYPE_SIMILARITY) -> None:
+        self.embed, self.similarity = embed, similarity
+        self.reasons = [k for k in PROTOTYPE_REASONS if prototypes.get(k)]
+        texts = [t for k in self.reasons for t in prototypes[k]]
+        self.owner = np.array([i for i, k in enumerate(self.reasons) for _ in prototypes[k]])
+        self.vectors = _unit(embed_rows(embed, texts)) if texts else np.zeros((0, 384), dtype=np.float32)
+
+    @classmethod
+    def load(cls, embed: Embed, path: Path | None = None) -> EscalationPrototypes:
+        path = path or resource("escalation", "prototypes.json")
+        try:
+            doc = json.loads(Path(path).read_text(encoding="utf-8"))
+            prototypes = {k: [str(t) for t in doc[k]] for k in PROTOTYPE_REASONS if k in doc}
+        except (OSError, ValueError, TypeError) as exc:
+            raise PrototypeError(f"{Path(path).name} is missing or unreadable ({exc})") from exc
+        if not prototypes:
+            raise PrototypeError(f"{Path(path).name} names none of {', '.join(PROTOTYPE_REASONS)}")
+        return cls(prototypes, embed)
+
+    def scores(self, text: str, message_vector: np.ndarray | None = None) -> dict[str, float]:
+        """The best cosine per reason over the message's sentences (the whole message's vector reused when it is
+        one sentence)."""
+        parts = sentences(text)
+        if not parts or not len(self.vectors):
+            return {}
+        if len(parts) == 1 and message_vector is not None:
+            vectors = _unit(np.asarray(message_vector)[None, :])
+        else:
+            vectors = _unit(embed_rows(self.embed, parts))
+        best = (vectors @ self.vectors.T).max(0)
+        return {reason: float(best[self.owner == i].max()) for i, reason in enumerate(self.reasons)}
+
+    def evidence(self, text: str, message_vector: np.ndarray | None = None) -> list[tuple[str, bool]]:
+        """(reason, an alert on its own) for every reason a sentence of the message is close to."""
+        found = [PROTOTYPE_REASONS[k] for k, v in self.scores(text, message_vector).items() if v >= self.similarity]
+        return [(reason, ALONE[reason]) for reason in found]
+
+
 def _shouting(text: str) -> bool:
     words = re.findall(r"[A-Za-z]{3,}", text)
     caps = sum(w.isupper() for w in words)
@@ -114,12 +207,14 @@ def escalation_risk(
     sentiment: dict[str, float],
     intent: dict[str, float],
     previous_negative: Sequence[bool] = (),
+    by_meaning: Sequence[tuple[str, bool]] = (),
 ) -> Escalation:
-    """Score a customer message; ``previous_negative`` holds earlier customer turns, oldest first."""
+    """Score a customer message; ``previous_negative`` holds earlier customer turns, oldest first;
+    ``by_meaning`` is ``EscalationPrototypes.evidence`` for the message."""
     reasons: list[str] = []
     negative = sentiment.get("negative", 0.0)
     unhappy = negative >= NEGATIVE_FOR_EVIDENCE or emotion.get("anger", 0.0) >= 0.4
-    found = evidence(text)
+    found = list(dict.fromkeys([*evidence(text), *by_meaning]))
     alert = any(alone or unhappy for _, alone in found)
     reasons += [reason for reason, alone in found if alone or unhappy]
     score = 0.35 * emotion.get("anger", 0.0) + 0.15 * emotion.get("disgust", 0.0) + 0.20 * negative
@@ -151,4 +246,5 @@ def escalation_risk(
     return Escalation(level=level, score=round(score, 3), reasons=tuple(dict.fromkeys(reasons)))
 
 
-__all__ = ["EVIDENCE", "HIGH", "MEDIUM", "escalation_risk", "evidence"]
+__all__ = ["EVIDENCE", "HIGH", "MEDIUM", "EscalationPrototypes", "PrototypeError", "escalation_risk", "evidence",
+           "sentences"]

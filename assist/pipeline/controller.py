@@ -237,7 +237,9 @@ class SessionController:
         intent = _top(intents)
         goal = self.intent_tracker.update(intents)  # the conversation's intent: replies and the checklist use it
         previous = [t.insight.sentiment.label == "negative" for t in self.history if t.insight is not None]
-        escalation = escalation_risk(message.text, raw_emotions, sentiments, intents, previous)
+        by_meaning = (self.engines.escalation.evidence(message.text, embedding)
+                      if self.engines.escalation is not None and message.text else [])
+        escalation = escalation_risk(message.text, raw_emotions, sentiments, intents, previous, by_meaning)
         start = time.perf_counter()
         suggestions: tuple = ()
         if message.text:

@@ -6,7 +6,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
@@ -85,6 +85,12 @@ class EmotionPrior(Protocol):
     def combine(self, probs: dict[str, float], previous: dict[str, float] | None) -> dict[str, float]: ...
 
 
+class EscalationEvidence(Protocol):
+    """Evidence for an alert found by meaning (``inference.escalation.EscalationPrototypes``)."""
+
+    def evidence(self, text: str, message_vector: Any = None) -> list[tuple[str, bool]]: ...
+
+
 class LanguageModel(Protocol):
     """A local model that drafts replies (``inference.llm.LocalLLM``)."""
 
@@ -136,6 +142,7 @@ class Engines:
     kb: KnowledgeStore | None = None  # the knowledge base behind the retriever (for the KB panel)
     llm: LanguageModel | None = None  # when drafting is configured and loaded
     dialogue_prior: EmotionPrior | None = None  # reads a customer's turn with their previous one
+    escalation: EscalationEvidence | None = None  # evidence for an alert by meaning (sentences near prototypes)
 
     @property
     def device(self) -> str:
@@ -174,6 +181,7 @@ def load_engines(config: EngineConfig | None = None, state: ProgressState | None
     fusion, voice = None, None
     notes: list[str] = []
     dialogue_prior = _load_dialogue_prior(model, notes)
+    escalation = _load_escalation_prototypes(model, notes)
     if (config.fusion or config.voice) and getattr(model, "backend", "") == "onnx":
         from assist.inference.errors import ModelUnavailable
         from assist.inference.fusion.model import FusionModel
@@ -204,7 +212,7 @@ def load_engines(config: EngineConfig | None = None, state: ProgressState | None
 
     return Engines(text=model, retriever=StoreRetriever(store), load_seconds=timings, fusion=fusion, notes=notes, voice=voice,
                    fuse_chat=config.fusion and fusion is not None, asr=asr, macros=macros,
-                   kb=store, llm=llm, dialogue_prior=dialogue_prior)
+                   kb=store, llm=llm, dialogue_prior=dialogue_prior, escalation=escalation)
 
 
 def _load_dialogue_prior(model: object, notes: list[str]) -> EmotionPrior | None:
@@ -219,6 +227,18 @@ def _load_dialogue_prior(model: object, notes: list[str]) -> EmotionPrior | None
     except DialoguePriorError as exc:
         notes.append(f"The conversation prior {exc}: each message's emotion is read on its own "
                      "(refit it with `assist train dialogue-prior`).")
+        return None
+
+
+def _load_escalation_prototypes(model: Any, notes: list[str]) -> EscalationEvidence | None:
+    """Escalation evidence by meaning (resources/escalation/prototypes.json, embedded with the text model's
+    retrieval encoder); None with a note when the file is unusable (the word patterns still work)."""
+    from assist.inference.escalation import EscalationPrototypes, PrototypeError
+
+    try:
+        return EscalationPrototypes.load(model.embed)
+    except PrototypeError as exc:
+        notes.append(f"Escalation by meaning is off: {exc}. Alerts come from the word patterns alone.")
         return None
 
 

@@ -84,3 +84,64 @@ def test_score_is_clipped():
                              {"anger": 1.0}, {"negative": 1.0}, {"contact_human_agent": 1.0, "complaint": 1.0},
                              [True, True])
     assert result.score == 1.0 and result.level is EscalationLevel.HIGH
+
+
+# --- evidence by meaning ---------------------------------------------------------------------------------------
+def test_sentences_split_and_long_turns_are_grouped_into_at_most_four_pieces():
+    from assist.inference.escalation import sentences
+
+    assert sentences("Where is it? I've asked twice. Thanks") == ["Where is it?", "I've asked twice.", "Thanks"]
+    long = " ".join(f"Sentence number {i}." for i in range(10))
+    pieces = sentences(long)
+    assert len(pieces) == 4 and " ".join(pieces) == long
+    assert sentences("ok") == []
+
+
+def _bag_of_words(texts):
+    """A test double for the encoder: one dimension per word of a small vocabulary."""
+    import numpy as np
+
+    vocab = ["lawyer", "court", "useless", "idiot", "order", "address", "thanks", "scared", "card"]
+    rows = np.zeros((len(texts), len(vocab) + 1), dtype=np.float32)
+    for i, text in enumerate(texts):
+        for word in text.lower().replace(".", " ").replace("?", " ").split():
+            if word in vocab:
+                rows[i, vocab.index(word)] += 1
+        rows[i, -1] = 0.1
+    return rows
+
+
+def test_prototypes_give_evidence_for_a_close_sentence_only():
+    from assist.inference.escalation import EscalationPrototypes
+
+    protos = EscalationPrototypes({"legal_threat": ["I'll see you in court with my lawyer."],
+                                   "abuse": ["You useless idiot."]}, _bag_of_words)
+    assert protos.evidence("Can I change the address on my order? My lawyer said court.") == [("legal threat", True)]
+    assert protos.evidence("Thanks, can I change the address?") == []
+    risk = escalation_risk("Fine. My lawyer will be in court.", {"neutral": 1.0}, {"neutral": 1.0}, {},
+                           by_meaning=protos.evidence("Fine. My lawyer will be in court."))
+    assert risk.level is EscalationLevel.HIGH and "legal threat" in risk.reasons
+
+
+def test_the_shipped_prototypes_find_a_paraphrase_no_pattern_words():
+    from assist.inference.escalation import EscalationPrototypes, evidence
+    from assist.inference.text_onnx import load_text_model
+
+    model = load_text_model(None, device="cpu")
+    protos = EscalationPrototypes.load(model.embed)
+    text = "I'm escalating this to my legal team."
+    assert evidence(text) == []  # no word pattern
+    assert ("legal threat", True) in protos.evidence(text)
+    assert protos.evidence("Thanks, that's great! Can I change the delivery address?") == []
+
+
+def test_an_unreadable_prototypes_file_is_said_in_words(tmp_path):
+    from assist.inference.escalation import EscalationPrototypes, PrototypeError
+
+    bad = tmp_path / "prototypes.json"
+    bad.write_text("{not json", encoding="utf-8")
+    with pytest.raises(PrototypeError, match="missing or unreadable"):
+        EscalationPrototypes.load(_bag_of_words, bad)
+    bad.write_text('{"other": ["x"]}', encoding="utf-8")
+    with pytest.raises(PrototypeError, match="names none of"):
+        EscalationPrototypes.load(_bag_of_words, bad)
