@@ -36,7 +36,7 @@ Priority: optional
 Architecture: amd64
 Installed-Size: ${SIZE_KB}
 Depends: libc6 (>= 2.31), libportaudio2, libgl1, libegl1, libfontconfig1, libdbus-1-3, libglib2.0-0, libxkbcommon0, libxkbcommon-x11-0, libx11-xcb1, libxcb-cursor0, libxcb-icccm4, libxcb-image0, libxcb-keysyms1, libxcb-randr0, libxcb-render-util0, libxcb-shape0, libxcb-shm0, libxcb-sync1, libxcb-xfixes0, libxcb-xkb1
-Recommends: pulseaudio-utils | pipewire-pulse, fonts-dejavu-core
+Recommends: pulseaudio-utils | pipewire-pulse, fonts-dejavu-core, fonts-noto-color-emoji
 Maintainer: Assist team <assist@example.invalid>
 Description: Offline multimodal agent assist
  Listens to the call and reads the chat beside a support agent's tools, and shows the

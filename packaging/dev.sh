@@ -8,14 +8,15 @@ cd "$(dirname "$0")/.."
 what="${1:-demo}"
 PY="${PYTHON:-python3}"
 
-# System libraries for Qt (offscreen/xcb) and fonts; installed only when missing and we are root.
+# System libraries for Qt (offscreen/xcb) and fonts (fonts-noto-color-emoji: customers' emoji drawn, not boxes);
+# installed only when missing and we are root.
 # pocketsphinx-testdata: real English speech clips used by the voice/ASR tests and benchmarks
 # libportaudio2: audio capture (sounddevice); pulseaudio + pulseaudio-utils + espeak-ng + sox: the live-call
 # tests play speech into a PulseAudio null sink and capture its monitor; xvfb + Qt's xcb libraries: the
 # screenshot tests show a real window on a virtual screen and capture it (mss); nsis: the Windows installer script
 # is compiled here against a stand-in payload; bc: packaging/check_deb.sh times the installed app;
 # binutils (strip, readelf): PyInstaller and packaging/strip_bundle.py
-APT_PACKAGES="libgl1 libegl1 libxkbcommon0 libxkbcommon-x11-0 libfontconfig1 libdbus-1-3 libglib2.0-0 fonts-dejavu-core pocketsphinx-testdata libportaudio2 pulseaudio pulseaudio-utils espeak-ng sox xvfb libx11-xcb1 libxcb-cursor0 libxcb-icccm4 libxcb-image0 libxcb-keysyms1 libxcb-randr0 libxcb-render-util0 libxcb-shape0 libxcb-shm0 libxcb-sync1 libxcb-xfixes0 libxcb-xkb1 libxcb-util1 nsis bc binutils"
+APT_PACKAGES="libgl1 libegl1 libxkbcommon0 libxkbcommon-x11-0 libfontconfig1 libdbus-1-3 libglib2.0-0 fonts-dejavu-core fonts-noto-color-emoji pocketsphinx-testdata libportaudio2 pulseaudio pulseaudio-utils espeak-ng sox xvfb libx11-xcb1 libxcb-cursor0 libxcb-icccm4 libxcb-image0 libxcb-keysyms1 libxcb-randr0 libxcb-render-util0 libxcb-shape0 libxcb-shm0 libxcb-sync1 libxcb-xfixes0 libxcb-xkb1 libxcb-util1 nsis bc binutils"
 missing=""
 for p in $APT_PACKAGES; do dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"; done
 if [ -n "$missing" ]; then

@@ -49,6 +49,7 @@ def test_a_delighted_customer_gets_gladness_and_never_an_apology_or_an_unasked_r
     glad = candidate("Glad to hear it! Anything else?")
     assert fit_to_turn(glad, JOY, "thanks!") is glad  # already opens gladly: unchanged
     assert fit_to_turn(candidate("I'm so sorry about the delay. It ships today."), JOY, "yay") is None
+    assert fit_to_turn(candidate("That promo code expired on 3 May. Here is a new one."), JOY, "the code worked!") is None
     assert fit_to_turn(candidate("I can bring in my supervisor.", tags=("escalation",)), JOY, "yay") is None
     refund = candidate("I can refund the order to your card.")
     assert fit_to_turn(refund, JOY, "love it", intent="place_order") is None

@@ -3,8 +3,9 @@
 Every candidate, from the knowledge base or the reply bank, is fitted to the turn it answers:
 
 - **In proportion to the feeling.** A delighted customer gets gladness and never an apology, a "frustration", a
-  supervisor or a refund they did not ask about: candidates that open by apologising, that are tagged ``empathy``
-  or ``escalation``, or that offer a refund while the conversation is not about one are left out, and a reply
+  supervisor or a refund they did not ask about: candidates that open by apologising or by naming a problem ("That
+  promo code expired", to a customer whose code worked), that are tagged ``empathy`` or ``escalation``, or that
+  offer a refund while the conversation is not about one are left out, and a reply
   that does not open gladly gets "That's great to hear!" first. An angry, sad or afraid customer gets an apology,
   sympathy or reassurance first (``ACKNOWLEDGEMENTS``) unless the reply already opens with one.
 - **Security first.** When the customer says (now or earlier in the conversation) that their account or card is
@@ -43,6 +44,8 @@ _TONE_OF = {"anger": "anger", "disgust": "anger", "sadness": "sadness", "fear": 
 _FIRST_SENTENCE = re.compile(r"^(.+?[.!?])(?:\s|$)", re.DOTALL)
 APOLOGY = re.compile(r"\b(sorry|apologi[sz]e|apologies|frustrat\w*|let you down|inconvenien\w*|"
                      r"understand your (?:frustration|concern))\b", re.IGNORECASE)
+PROBLEM = re.compile(r"\b(expired|declined|missing|late|delayed|not working|isn't working|trouble|problem|error|"
+                     r"failed|can't|cannot|unable|wrong|damaged|broken|already shipped)\b", re.IGNORECASE)
 REFUND_OFFER = re.compile(r"\brefund\w*\b|\bmoney back\b|\breimburs\w*", re.IGNORECASE)
 GLAD = re.compile(r"^\s*(?:that's|that is|so|i'm so|i'm really|how)?\s*(?:great|glad|wonderful|brilliant|"
                   r"fantastic|lovely|happy|delighted|awesome|good news|you're (?:very )?welcome|thank)",
@@ -91,7 +94,7 @@ def fit_to_turn(candidate: Candidate, emotion: EmotionEstimate | None, message: 
     text = candidate.text.strip()
     first = opening(text)
     if tone == "joy":
-        if APOLOGY.search(first) or set(JOY_LEAVES_OUT) & set(candidate.tags):
+        if APOLOGY.search(first) or PROBLEM.search(first) or set(JOY_LEAVES_OUT) & set(candidate.tags):
             return None
         if REFUND_OFFER.search(text) and intent not in REFUND_INTENTS:
             return None
