@@ -26,7 +26,7 @@ from assist.gui.capture_actions import CaptureActions
 from assist.gui.checklist import NextActionPanel
 from assist.gui.conversation import INTENT_UNCLEAR_BELOW, ConversationView, intent_label
 from assist.gui.emotion_chart import EmotionBars, EmotionTimeline
-from assist.gui.suggestions import SuggestionsPanel
+from assist.gui.suggestions import PlaceholderHighlighter, SuggestionsPanel, unfilled_placeholders
 from assist.gui.window_tools import KnowledgeTools
 
 log = logging.getLogger(__name__)
@@ -74,6 +74,7 @@ class MainWindow(QMainWindow):
         self.input = QPlainTextEdit()
         self.input.setPlaceholderText("Type or paste a message (Ctrl+Enter to send, Ctrl+T to switch speaker)")
         self.input.setMaximumHeight(90)
+        self.placeholder_highlighter = PlaceholderHighlighter(self.input.document())  # "[customer name?]" stands out
         self.role_button = QPushButton()
         self.role_button.setToolTip("Who wrote this message (Ctrl+T)")
         self.role_button.clicked.connect(self.toggle_role)
@@ -191,9 +192,9 @@ class MainWindow(QMainWindow):
         bold.setBold(True)
         metrics = QFontMetrics(bold)
         longest = {
-            self.emotion_badge: [f"{e} 100%" for e in EKMAN_EMOTIONS],
-            self.sentiment_badge: [f"{s} 100%" for s in SENTIMENTS],
-            self.intent_badge: [f"{i.replace('_', ' ')} 100%" for i in INTENTS],
+            self.emotion_badge: [f"emotion: {e} 100%" for e in EKMAN_EMOTIONS],
+            self.sentiment_badge: [f"sentiment: {s} 100%" for s in SENTIMENTS],
+            self.intent_badge: [f"intent: {i.replace('_', ' ')} 100%" for i in INTENTS],
             self.escalation_badge: [f"escalation {level} (0.00)" for level in ESCALATION_STYLE],
         }
         for badge, texts in longest.items():
@@ -236,8 +237,14 @@ class MainWindow(QMainWindow):
         if self.session is None:
             self.show_error("Start a session first (Ctrl+N).")
             return
+        problem = unfilled_placeholders(text)
+        if problem:
+            self.show_error(f"Fill in {', '.join(problem)} before sending (highlighted in the message box).")
+            self.input.setFocus()
+            return
         self.input.clear()
         self.send_requested.emit(self.role.value, text)
+        self.set_role(Role.CUSTOMER)  # a reply sent is the agent's; the next pasted or typed message the customer's
 
     def insert_reply(self, text: str) -> None:
         self.set_role(Role.AGENT)
@@ -246,6 +253,8 @@ class MainWindow(QMainWindow):
 
     # ----- results from the worker
     def set_session(self, session: Session | None) -> None:
+        if session is not None and (self.session is None or session.id != self.session.id):
+            self.clear_reading()  # a new customer: nothing of the last one stays on screen or can be inserted
         self.session = session
         if session is not None:
             self.conversation.clear_conversation()
@@ -258,6 +267,23 @@ class MainWindow(QMainWindow):
             self.session_label.setText("  No session")
         self.end_action.setEnabled(session is not None)
         self.start_action.setEnabled(self.model_ready)
+
+    def clear_reading(self) -> None:
+        """Back to an empty panel: badges, bars, reasons, notes, suggestions, draft, checklist, the message box
+        (a reply meant for the previous customer) and the speaker (the next message is the customer's)."""
+        for badge, text in ((self.emotion_badge, "emotion —"), (self.sentiment_badge, "sentiment —"),
+                            (self.intent_badge, "intent —"), (self.escalation_badge, "escalation —")):
+            badge.setText(text)
+            badge.setToolTip("")
+        self.escalation_badge.setStyleSheet(_BADGE.format(bg="#546e7a"))
+        self.escalation_reasons.setText("")
+        self.notes.setText("")
+        self.bars.set_distribution({})
+        self.suggestions.set_suggestions(())
+        self.suggestions.clear_draft()
+        self.next_step.show_checklist(None)
+        self.input.clear()
+        self.set_role(Role.CUSTOMER)
 
     def on_message(self, message: ChatMessage) -> None:
         self.messages[message.id] = message
@@ -274,14 +300,14 @@ class MainWindow(QMainWindow):
         if spoken_at is not None:
             self.call_panel.clear_partial()
         emotion = insight.emotion
-        self.emotion_badge.setText(f"{emotion.label} {emotion.confidence:.0%}")
+        self.emotion_badge.setText(f"emotion: {emotion.label} {emotion.confidence:.0%}")
         drivers = insight.contributions.get("emotion", {})
         self.emotion_badge.setToolTip("What moved this estimate: " + ", ".join(
             f"{name} {value:+.2f}" for name, value in sorted(drivers.items(), key=lambda kv: -kv[1]))
             if drivers else "Estimated from the message alone")
-        self.sentiment_badge.setText(f"{insight.sentiment.label} {insight.sentiment.confidence:.0%}")
+        self.sentiment_badge.setText(f"sentiment: {insight.sentiment.label} {insight.sentiment.confidence:.0%}")
         intent = insight.goal  # the conversation's intent; the tooltip says this turn's own when it differs
-        self.intent_badge.setText(f"{intent_label(intent)} {intent.confidence:.0%}")
+        self.intent_badge.setText(f"intent: {intent_label(intent).removeprefix('intent ')} {intent.confidence:.0%}")
         tips = [f"Best guess: {intent.label.replace('_', ' ')} ({intent.confidence:.0%})"
                 if intent.confidence < INTENT_UNCLEAR_BELOW else "",
                 f"This message alone: {insight.intent.label.replace('_', ' ')} ({insight.intent.confidence:.0%})"

@@ -3,8 +3,10 @@ language model is configured, its draft streaming in above them with the check's
 
 from __future__ import annotations
 
+import re
+
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QGuiApplication
+from PySide6.QtGui import QColor, QGuiApplication, QSyntaxHighlighter, QTextCharFormat, QTextDocument
 from PySide6.QtWidgets import (
     QFrame,
     QHBoxLayout,
@@ -17,6 +19,27 @@ from PySide6.QtWidgets import (
 )
 
 from assist.domain import Suggestion
+
+PLACEHOLDER = re.compile(r"\[[^\[\]\n]{1,40}\?\]")  # what a macro leaves for the agent: "[customer name?]"
+
+
+def unfilled_placeholders(text: str) -> list[str]:
+    """The placeholders a reply still holds ("[order id?]"), each once, in order."""
+    return list(dict.fromkeys(PLACEHOLDER.findall(text)))
+
+
+class PlaceholderHighlighter(QSyntaxHighlighter):
+    """Unfilled placeholders in the message box on a yellow background, in bold."""
+
+    def __init__(self, document: QTextDocument) -> None:
+        super().__init__(document)
+        self.style = QTextCharFormat()
+        self.style.setBackground(QColor("#fff176"))
+        self.style.setFontWeight(700)
+
+    def highlightBlock(self, text: str) -> None:  # noqa: N802 - Qt's name
+        for match in PLACEHOLDER.finditer(text):
+            self.setFormat(match.start(), match.end() - match.start(), self.style)
 
 
 class SuggestionsPanel(QWidget):
@@ -58,18 +81,33 @@ class SuggestionsPanel(QWidget):
 
     def set_suggestions(self, suggestions: tuple[Suggestion, ...]) -> None:
         self.list.clear()
-        for i, suggestion in enumerate(suggestions, start=1):
-            macro = suggestion.kb_entry_id.startswith("macro:")
-            source = f"macro “{suggestion.source_title}”" if macro else f"“{suggestion.source_title}”"
-            item = QListWidgetItem(f"{i}. {suggestion.text}\n    — from {source}")
+        for suggestion in suggestions:
+            item = QListWidgetItem()
             item.setData(Qt.ItemDataRole.UserRole, suggestion)
+            macro = suggestion.kb_entry_id.startswith("macro:")
             kind = "Reply bank" if macro else "Knowledge base"
             why = f"\nWhy: {suggestion.reason}" if suggestion.reason else ""
-            item.setToolTip(f"{kind}: {suggestion.source_title} (score {suggestion.score:.2f}){why}")
+            missing = unfilled_placeholders(suggestion.text)
+            fill = f"\nFill in before sending: {', '.join(missing)}" if missing else ""
+            item.setToolTip(f"{kind}: {suggestion.source_title} (score {suggestion.score:.2f}){why}{fill}")
+            if missing:
+                item.setBackground(QColor("#fffde7"))
             self.list.addItem(item)
+        self._number()
         if suggestions:
             self.list.setCurrentRow(0)
         self._update_buttons()
+
+    def _number(self) -> None:
+        """Each reply labelled with the Alt+N that inserts it (again after a dismissal)."""
+        for row in range(self.list.count()):
+            item = self.list.item(row)
+            suggestion = item.data(Qt.ItemDataRole.UserRole)
+            macro = suggestion.kb_entry_id.startswith("macro:")
+            source = f"macro “{suggestion.source_title}”" if macro else f"“{suggestion.source_title}”"
+            missing = unfilled_placeholders(suggestion.text)
+            fill = f"  ⚠ fill in {', '.join(missing)}" if missing else ""
+            item.setText(f"{row + 1}. {suggestion.text}\n    — from {source}{fill}")
 
     def suggestion_at(self, row: int) -> Suggestion | None:
         item = self.list.item(row) if 0 <= row < self.list.count() else None
@@ -92,6 +130,7 @@ class SuggestionsPanel(QWidget):
         suggestion = self.suggestion_at(row)
         if suggestion is not None:
             self.list.takeItem(row)
+            self._number()
             self.action.emit(suggestion.id, "dismissed")
         self._update_buttons()
 

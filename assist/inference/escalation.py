@@ -208,9 +208,12 @@ def escalation_risk(
     intent: dict[str, float],
     previous_negative: Sequence[bool] = (),
     by_meaning: Sequence[tuple[str, bool]] = (),
+    shown_emotion: dict[str, float] | None = None,
 ) -> Escalation:
     """Score a customer message; ``previous_negative`` holds earlier customer turns, oldest first;
-    ``by_meaning`` is ``EscalationPrototypes.evidence`` for the message."""
+    ``by_meaning`` is ``EscalationPrototypes.evidence`` for the message. The score is computed on the models' own
+    readings (``emotion``); a reason that quotes a figure quotes ``shown_emotion``, the estimate the window shows
+    (after the conversation prior), so the agent never sees two figures for one thing."""
     reasons: list[str] = []
     negative = sentiment.get("negative", 0.0)
     unhappy = negative >= NEGATIVE_FOR_EVIDENCE or emotion.get("anger", 0.0) >= 0.4
@@ -218,8 +221,9 @@ def escalation_risk(
     alert = any(alone or unhappy for _, alone in found)
     reasons += [reason for reason, alone in found if alone or unhappy]
     score = 0.35 * emotion.get("anger", 0.0) + 0.15 * emotion.get("disgust", 0.0) + 0.20 * negative
-    if emotion.get("anger", 0.0) >= 0.4:
-        reasons.append(f"angry ({emotion['anger']:.0%})")
+    shown = emotion if shown_emotion is None else shown_emotion
+    if emotion.get("anger", 0.0) >= 0.4 and shown.get("anger", 0.0) >= 0.4:
+        reasons.append(f"angry ({shown['anger']:.0%})")
     if negative >= 0.6:
         reasons.append("negative sentiment")
     for name, weight in (("complaint", 0.15), ("contact_human_agent", 0.25)):

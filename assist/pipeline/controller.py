@@ -239,7 +239,7 @@ class SessionController:
         previous = [t.insight.sentiment.label == "negative" for t in self.history if t.insight is not None]
         by_meaning = (self.engines.escalation.evidence(message.text, embedding)
                       if self.engines.escalation is not None and message.text else [])
-        escalation = escalation_risk(message.text, raw_emotions, sentiments, intents, previous, by_meaning)
+        escalation = escalation_risk(message.text, raw_emotions, sentiments, intents, previous, by_meaning, emotions)
         start = time.perf_counter()
         suggestions: tuple = ()
         if message.text:

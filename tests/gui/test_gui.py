@@ -62,7 +62,8 @@ def test_customer_message_fills_every_panel(qtbot, app_parts):
     window, worker, journal = app_parts
     (insight,) = send(qtbot, window, worker, Role.CUSTOMER,
                       "This is the third time my package is late, I want my money back NOW")
-    assert window.emotion_badge.text().startswith("anger")
+    assert window.emotion_badge.text().startswith("emotion: anger")
+    assert window.sentiment_badge.text().startswith("sentiment: ")
     assert "refund" in window.intent_badge.text() or "complaint" in window.intent_badge.text()
     assert window.escalation_badge.text().startswith("escalation")
     assert window.suggestions.list.count() == 3
@@ -305,3 +306,64 @@ def test_long_session_timeline_is_averaged_and_cached(qtbot):
     assert timeline._cache is cached  # a repaint without new data only copies the cached picture
     timeline.add_point({"joy": 1.0})
     assert timeline._cache is None
+
+
+def test_a_new_session_starts_empty_and_nothing_of_the_last_customer_can_be_inserted(qtbot, app_parts):
+    """Issue 17 (1, 2): End session (Ctrl+E), Start session (Ctrl+N): no previous reading, suggestion, checklist
+    or inserted reply survives, and the speaker is the customer again."""
+    window, worker, journal = app_parts
+    send(qtbot, window, worker, Role.CUSTOMER, "I want a refund for my order, it arrived broken")
+    assert window.suggestions.list.count() == 3
+    qtbot.keyClick(window, Qt.Key.Key_1, Qt.KeyboardModifier.AltModifier)
+    assert window.role is Role.AGENT and window.input.toPlainText()
+    first = window.session.id
+    qtbot.keyClick(window, Qt.Key.Key_E, Qt.KeyboardModifier.ControlModifier)
+    qtbot.waitUntil(lambda: window.session is None, timeout=10000)
+    qtbot.keyClick(window, Qt.Key.Key_N, Qt.KeyboardModifier.ControlModifier)
+    qtbot.waitUntil(lambda: window.session is not None and window.session.id != first, timeout=10000)
+    assert window.suggestions.list.count() == 0 and window.input.toPlainText() == ""
+    assert window.emotion_badge.text() == "emotion —" and window.escalation_reasons.text() == ""
+    assert window.bars.probabilities == {} and window.next_step.checklist is None
+    assert window.role is Role.CUSTOMER
+    qtbot.keyClick(window, Qt.Key.Key_1, Qt.KeyboardModifier.AltModifier)
+    assert window.input.toPlainText() == ""  # Alt+1 has nothing of the previous customer to insert
+
+
+def test_after_a_reply_is_sent_the_next_message_is_the_customers(qtbot, app_parts):
+    window, worker, journal = app_parts
+    send(qtbot, window, worker, Role.CUSTOMER, "where is my parcel?")
+    qtbot.keyClick(window, Qt.Key.Key_1, Qt.KeyboardModifier.AltModifier)
+    window.input.setPlainText("Let me check that for you.")  # the agent edits the inserted reply
+    qtbot.keyClick(window.input, Qt.Key.Key_Return, Qt.KeyboardModifier.ControlModifier)
+    qtbot.waitUntil(lambda: "Let me check that" in window.conversation.toPlainText(), timeout=10000)
+    assert window.role is Role.CUSTOMER  # the next pasted message is not journaled as the agent's
+    (insight,) = send(qtbot, window, worker, window.role, "it was due on Monday")
+    assert insight is not None
+
+
+def test_dismissing_renumbers_and_alt_n_inserts_the_reply_numbered_n(qtbot, app_parts):
+    window, worker, journal = app_parts
+    (insight,) = send(qtbot, window, worker, Role.CUSTOMER, "I forgot my password")
+    window.suggestions.list.setCurrentRow(0)
+    qtbot.keyClick(window, Qt.Key.Key_D, Qt.KeyboardModifier.ControlModifier)
+    texts = [window.suggestions.list.item(r).text() for r in range(window.suggestions.list.count())]
+    assert [t.split(".", 1)[0] for t in texts] == ["1", "2"]
+    qtbot.keyClick(window, Qt.Key.Key_1, Qt.KeyboardModifier.AltModifier)
+    assert window.input.toPlainText() == insight.suggestions[1].text
+
+
+def test_a_reply_with_an_unfilled_placeholder_is_highlighted_and_not_sent_unedited(qtbot, app_parts):
+    from assist.gui.suggestions import unfilled_placeholders
+
+    window, worker, journal = app_parts
+    assert unfilled_placeholders("Hi [customer name?], order [order id?] and [order id?]") == [
+        "[customer name?]", "[order id?]"]
+    window.set_role(Role.AGENT)
+    window.input.setPlainText("Thanks, [customer name?]! Your order has shipped.")
+    block = window.input.document().firstBlock()
+    formats = block.layout().formats()
+    assert any(f.format.background().color().name() == "#fff176" for f in formats)  # highlighted
+    qtbot.keyClick(window.input, Qt.Key.Key_Return, Qt.KeyboardModifier.ControlModifier)
+    assert "Fill in [customer name?]" in window.banner.text() and window.banner.isVisible()
+    assert "[customer name?]" in window.input.toPlainText()  # kept for the agent to edit; nothing was sent
+    assert "Your order has shipped" not in window.conversation.toPlainText()

@@ -145,3 +145,12 @@ def test_an_unreadable_prototypes_file_is_said_in_words(tmp_path):
     bad.write_text('{"other": ["x"]}', encoding="utf-8")
     with pytest.raises(PrototypeError, match="names none of"):
         EscalationPrototypes.load(_bag_of_words, bad)
+
+
+def test_a_reason_quotes_the_figure_the_window_shows():
+    """Issue 17 (5): the why-line's "angry (N%)" is the shown anger, not the model's raw reading."""
+    raw, shown = {"anger": 0.9, "neutral": 0.1}, {"anger": 0.74, "neutral": 0.26}
+    risk = escalation_risk("this is not ok", raw, {"negative": 0.9}, {}, shown_emotion=shown)
+    assert "angry (74%)" in risk.reasons and "angry (90%)" not in risk.reasons
+    calmer = escalation_risk("this is not ok", raw, {"negative": 0.9}, {}, shown_emotion={"anger": 0.3})
+    assert not any(r.startswith("angry") for r in calmer.reasons)

@@ -215,9 +215,9 @@ def test_a_weak_intent_is_shown_as_unclear(qtbot):
                        timings_ms={"total": 1.0})
 
     window.on_insight(insight(0.25))
-    assert window.intent_badge.text() == "intent unclear 25%" and "track order" in window.intent_badge.toolTip()
+    assert window.intent_badge.text() == "intent: unclear 25%" and "track order" in window.intent_badge.toolTip()
     assert "intent unclear" in window.conversation.toPlainText()  # the message's own line says the same
     assert "track order" not in window.conversation.toPlainText()
     window.on_insight(insight(0.9))
-    assert window.intent_badge.text() == "track order 90%"
+    assert window.intent_badge.text() == "intent: track order 90%"
     assert window.conversation.toPlainText().rstrip().splitlines()[-2].endswith("track order")
