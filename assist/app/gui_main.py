@@ -168,6 +168,7 @@ def connect(window: Any, worker: Any) -> None:
     capture.feed_toggled.connect(worker.request_feed_socket)
     capture.follow_requested.connect(worker.request_follow_file)
     worker.screenshot_added.connect(window.on_screenshot)
+    worker.screen_grabbed.connect(capture.show_windows)
     worker.status.connect(window.on_status)
     worker.draft_update.connect(window.on_draft)
     worker.checklist_changed.connect(window.next_step.show_checklist)

@@ -53,6 +53,7 @@ class PipelineWorker(QObject, CaptureSlots):
     request_feed_socket = Signal(bool)  # on / off
     request_follow_file = Signal(str)  # "" = stop following
     screenshot_added = Signal(object)  # assist.pipeline.screens.ScreenshotResult
+    screen_grabbed = Signal()  # the screen was captured (or could not be): the window may show itself again
     status = Signal(str)  # a line for the status bar (import progress, feed address)
     checklist_changed = Signal(object)  # assist.replies.procedures.tracker.Checklist or None, after every turn
     draft_update = Signal(object)  # assist.pipeline.drafts.DraftUpdate, emitted from the drafting thread

@@ -152,7 +152,22 @@ class CaptureSlots:
 
     @Slot(object)
     def take_screenshot(self, region: Any = None) -> None:
-        self._add_screenshot("screen", lambda s: s.grab(tuple(region) if region else None))
+        """Grab the screen first and say so (the window hid itself for it and shows itself again), then read it."""
+        from assist.capture.screenshot import capture_screen
+
+        if not self._check_ready():
+            self.screen_grabbed.emit()
+            return
+        try:
+            image = capture_screen(region=tuple(region) if region else None)
+        except Exception as exc:  # ScreenCaptureError: words for the agent
+            if exc.__class__.__name__ != "ScreenCaptureError":
+                log.error("screen capture failed: %s", traceback.format_exc())
+            self.error.emit(str(exc))
+            return
+        finally:
+            self.screen_grabbed.emit()
+        self._add_screenshot("screen", lambda s: s.add(image))
 
     @Slot(str)
     def add_image_file(self, path: str) -> None:
