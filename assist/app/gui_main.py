@@ -97,6 +97,8 @@ def run_gui(args: argparse.Namespace) -> int:
         _setup_demo(args, window, worker, exit_code)
     _choose_devices(args, window)
     _start_feeds(args, window, worker)
+    if getattr(args, "size", None):
+        window.resize(*args.size)
     window.show()
     QTimer.singleShot(0, lambda: log.info("startup: window shown %.2f s after launch", seconds_since_start()))
     # logging only (runs in the worker's thread): the installers' start-up targets, read by packaging/check_deb.sh

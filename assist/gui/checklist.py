@@ -16,7 +16,7 @@ from assist.replies.procedures.tracker import Checklist, StepState
 DONE_COLOUR = QColor("#1b7f2a")
 PENDING_COLOUR = QColor("#7a7a7a")
 NO_PROCEDURE = "No procedure yet"
-VISIBLE_ROWS = 5  # most procedures have 3-6 steps; the list scrolls beyond
+VISIBLE_ROWS = 4  # most procedures have 3-6 steps; the list scrolls beyond (the next one is always in view)
 
 
 class NextActionPanel(QWidget):
@@ -50,6 +50,10 @@ class NextActionPanel(QWidget):
         self._article = ""
         self._normal, self._bold = QFont(self.list.font()), QFont(self.list.font())
         self._bold.setBold(True)
+
+    def set_compact(self, compact: bool) -> None:
+        """Half-screen width: the procedure's name and the next step's line only (the step list folds away)."""
+        self.list.setVisible(not compact)
 
     @property
     def checklist(self) -> Checklist | None:

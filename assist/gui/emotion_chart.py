@@ -77,7 +77,7 @@ class EmotionTimeline(QWidget):
         super().__init__(parent)
         self.points: list[dict[str, float]] = []
         self._cache: QPixmap | None = None
-        self.setMinimumHeight(150)
+        self.setMinimumHeight(80)  # it gives way to the replies on a short screen
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
 
     def add_point(self, probabilities: dict[str, float]) -> None:
@@ -119,7 +119,8 @@ class EmotionTimeline(QWidget):
             painter.setPen(QPen(QColor("#cccccc"), 1))
         if not self.points:
             painter.setPen(QColor("#888888"))
-            painter.drawText(plot, Qt.AlignmentFlag.AlignCenter, "Customer emotion over the session appears here")
+            painter.drawText(plot, Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap,
+                             "Customer emotion over the session appears here")
             painter.end()
             return
         series, group = bucket_means(self.points, int(plot.width() // MIN_PIXELS_PER_POINT))

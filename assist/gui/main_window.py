@@ -7,6 +7,7 @@ import logging
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QAction, QFont, QFontMetrics, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
+    QGridLayout,
     QGroupBox,
     QHBoxLayout,
     QLabel,
@@ -14,7 +15,9 @@ from PySide6.QtWidgets import (
     QPlainTextEdit,
     QProgressBar,
     QPushButton,
+    QSizePolicy,
     QSplitter,
+    QStackedWidget,
     QTabWidget,
     QVBoxLayout,
     QWidget,
@@ -32,6 +35,7 @@ from assist.gui.window_tools import KnowledgeTools
 log = logging.getLogger(__name__)
 
 ESCALATION_STYLE = {"low": "#2e7d32", "medium": "#ef6c00", "high": "#c62828"}
+COMPACT_BELOW = 1100  # window width (px) under which the one-column layout is used (half a screen, a small laptop)
 _BADGE = "QLabel {{ background:{bg}; color:white; border-radius:8px; padding:3px 9px; font-weight:bold }}"
 
 
@@ -95,53 +99,70 @@ class MainWindow(QMainWindow):
         self.sentiment_badge = _badge("sentiment —")
         self.intent_badge = _badge("intent —")
         self.escalation_badge = _badge("escalation —")
-        badges = QHBoxLayout()
-        for badge in (self.emotion_badge, self.sentiment_badge, self.intent_badge, self.escalation_badge):
-            badges.addWidget(badge)
-        badges.addStretch(1)
         self.escalation_reasons = QLabel()
         self.escalation_reasons.setWordWrap(True)
+        # the current reading (badges and why), laid out in one row (wide) or two (half-screen): _apply_layout
+        self.reading = QWidget()
+        self.badge_grid = QGridLayout(self.reading)  # two badges a row: fits half a screen, and a narrow right side
+        self.badge_grid.setContentsMargins(0, 0, 0, 0)
+        for i, badge in enumerate(self._badges()):
+            self.badge_grid.addWidget(badge, i // 2, i % 2)
+        self.badge_grid.addWidget(self.escalation_reasons, 2, 0, 1, 3)
+        self.badge_grid.setColumnStretch(2, 1)
         self.notes = QLabel()
         self.notes.setWordWrap(True)
         self.notes.setStyleSheet("color:#8a6d3b")
         self._fix_geometry()
         self.bars = EmotionBars()
         self.timeline = EmotionTimeline()
-        emotion_box = QGroupBox("Customer emotion")
-        emotion_layout = QVBoxLayout(emotion_box)
-        emotion_layout.addLayout(badges)
-        emotion_layout.addWidget(self.escalation_reasons)
-        emotion_layout.addWidget(self.bars)
-        emotion_layout.addWidget(self.timeline, 1)
+        self.emotion_box = QGroupBox("Customer emotion")
+        emotion_layout = QVBoxLayout(self.emotion_box)
+        emotion_layout.addWidget(self.reading)
+        charts = QHBoxLayout()  # side by side: the column keeps its height for the replies
+        charts.addWidget(self.bars, 1)
+        charts.addWidget(self.timeline, 1)
+        emotion_layout.addLayout(charts, 1)
         emotion_layout.addWidget(self.notes)
         self.suggestions = SuggestionsPanel()
         self.suggestions.inserted.connect(self.insert_reply)
         self.suggestions.action.connect(self.feedback_given)
         self.next_step = NextActionPanel()
-        next_box = QGroupBox("Next step (from the team's procedures)")
-        QVBoxLayout(next_box).addWidget(self.next_step)
-        suggestion_box = QGroupBox("Suggested replies (knowledge base and reply bank)")
-        QVBoxLayout(suggestion_box).addWidget(self.suggestions)
-        right = QWidget()
-        right_layout = QVBoxLayout(right)
-        right_layout.addWidget(emotion_box, 3)
-        right_layout.addWidget(next_box, 0)
-        right_layout.addWidget(suggestion_box, 3)
+        self.next_box = QGroupBox("Next step (from the team's procedures)")
+        QVBoxLayout(self.next_box).addWidget(self.next_step)
+        self.suggestion_box = QGroupBox("Suggested replies (knowledge base and reply bank)")
+        QVBoxLayout(self.suggestion_box).addWidget(self.suggestions)
+        self.right = QWidget()
+        self.right_layout = QVBoxLayout(self.right)
 
         self.left_tabs = QTabWidget()
         self.left_tabs.addTab(left, "Conversation")
-        splitter = QSplitter(Qt.Orientation.Horizontal)
-        splitter.addWidget(self.left_tabs)
-        splitter.addWidget(right)
-        splitter.setSizes([560, 720])
+        self.splitter = QSplitter(Qt.Orientation.Horizontal)
+        self.splitter.addWidget(self.left_tabs)
+        self.splitter.addWidget(self.right)
+        self.splitter.setSizes([560, 720])
+        # half-screen width: one column (the reading, the conversation, the next step, the replies); the call,
+        # the emotion chart and the knowledge base fold into the conversation's tabs
+        self.narrow = QWidget()
+        self.narrow_layout = QVBoxLayout(self.narrow)
+        self.narrow_layout.setContentsMargins(4, 4, 4, 4)
+        self.call_tab = QWidget()
+        QVBoxLayout(self.call_tab).addWidget(self.call_panel)
+        self.call_tab.layout().addStretch(1)
+        self.left_layout = left_layout
+        self.layouts = QStackedWidget()
+        self.layouts.addWidget(self.splitter)
+        self.layouts.addWidget(self.narrow)
+        self.layouts.setMinimumSize(360, 400)  # the wide page's minimum must not stop the window narrowing to half
+        self.compact: bool | None = None
         central = QWidget()
         central_layout = QVBoxLayout(central)
         central_layout.addWidget(self.banner)
         self.main_tabs = QTabWidget()  # the live session; supervisors add a Review tab (app.gui_main)
         self.main_tabs.setDocumentMode(True)
-        self.main_tabs.addTab(splitter, "Assist")
+        self.main_tabs.addTab(self.layouts, "Assist")
         central_layout.addWidget(self.main_tabs, 1)
         self.setCentralWidget(central)
+        self._apply_layout(False)
 
         toolbar = self.addToolBar("Session")
         toolbar.setMovable(False)
@@ -181,6 +202,54 @@ class MainWindow(QMainWindow):
         status.addPermanentWidget(self.journal_label)
         status.addPermanentWidget(self.device_label)
         self._update_role_button()
+
+    def resizeEvent(self, event) -> None:  # noqa: N802 - Qt's name
+        super().resizeEvent(event)
+        # the wide layout from COMPACT_BELOW, or from where it fits without squeezing if that is wider
+        wide_from = max(COMPACT_BELOW, self.splitter.minimumSizeHint().width() + 20)  # + the window's margins
+        self._apply_layout(self.width() < wide_from)
+
+    def _apply_layout(self, compact: bool) -> None:
+        """The wide layout (conversation | reading, chart, next step, replies) or the half-screen one (a column:
+        reading, conversation with Call / Emotion / Knowledge base tabs, next step, replies). Widgets move; nothing
+        is rebuilt, so a session in progress is untouched."""
+        if compact == self.compact:
+            return
+        self.compact = compact
+        if compact:
+            self.narrow_layout.addWidget(self.reading)
+            self.narrow_layout.addWidget(self.left_tabs, 1)
+            self.narrow_layout.addWidget(self.next_box)
+            self.narrow_layout.addWidget(self.suggestion_box)
+            self.left_tabs.insertTab(1, self.call_tab, "Call")
+            self.left_tabs.insertTab(2, self.emotion_box, "Emotion")
+            self.emotion_box.setTitle("")
+            self.layouts.setCurrentWidget(self.narrow)
+        else:
+            for tab in (self.call_tab, self.emotion_box):
+                index = self.left_tabs.indexOf(tab)
+                if index >= 0:
+                    self.left_tabs.removeTab(index)
+            self.left_layout.insertWidget(0, self.call_panel)
+            self.emotion_box.layout().insertWidget(0, self.reading)
+            self.emotion_box.setTitle("Customer emotion")
+            self.right_layout.addWidget(self.emotion_box, 1)  # the chart gives way; the replies always show in full
+            self.right_layout.addWidget(self.next_box, 0)
+            self.right_layout.addWidget(self.suggestion_box, 0)
+            self.splitter.insertWidget(0, self.left_tabs)
+            self.splitter.setSizes([560, 720])
+            self.layouts.setCurrentWidget(self.splitter)
+        if compact:
+            self.call_tab.layout().insertWidget(0, self.call_panel)
+        if not compact:
+            self.emotion_box.setVisible(True)  # back from a tab page into the right-hand column
+        self.next_box.setSizePolicy(QSizePolicy.Policy.Preferred,
+                                    QSizePolicy.Policy.Maximum if compact else QSizePolicy.Policy.Preferred)
+        self.next_step.set_compact(compact)
+        self.suggestions.set_compact(compact)
+
+    def _badges(self) -> tuple[QLabel, ...]:
+        return (self.emotion_badge, self.sentiment_badge, self.intent_badge, self.escalation_badge)
 
     def _fix_geometry(self) -> None:
         """Sizes that do not change with each Insight: a badge or note that grew or shrank re-laid out and
@@ -380,7 +449,8 @@ class MainWindow(QMainWindow):
         self.ready_info = info
         self.load_progress.hide()
         seconds = sum(info.get("load_seconds", {}).values())
-        self.model_status.setText(f"Model: ready ({info['versions'].get('text', '?')}, loaded in {seconds:.1f} s)")
+        self.model_status.setText("Model: ready")  # the version in the tooltip: the status bar fits half a screen
+        self.model_status.setToolTip(f"{info['versions'].get('text', '?')}, loaded in {seconds:.1f} s")
         provider = str(info.get("provider", ""))
         runtime = "onnxruntime" if "ExecutionProvider" in provider else "PyTorch"
         self.device_label.setText(f"Device: {info['device'].upper()} ({runtime})")
@@ -398,7 +468,10 @@ class MainWindow(QMainWindow):
         self.show_error(f"The model could not be loaded: {message}")
 
     def set_journal_status(self, text: str) -> None:
-        self.journal_label.setText(f"Journal: {text}")
+        from pathlib import PurePath
+
+        self.journal_label.setText(f"Journal: {PurePath(text).name or text}")  # the file's name; its path on hover
+        self.journal_label.setToolTip(text)
 
     def show_error(self, message: str) -> None:
         log.warning("shown to user: %s", message)

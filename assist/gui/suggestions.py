@@ -8,9 +8,11 @@ import re
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QColor, QGuiApplication, QSyntaxHighlighter, QTextCharFormat, QTextDocument
 from PySide6.QtWidgets import (
+    QAbstractItemView,
     QFrame,
     QHBoxLayout,
     QLabel,
+    QListView,
     QListWidget,
     QListWidgetItem,
     QPushButton,
@@ -54,6 +56,8 @@ class SuggestionsPanel(QWidget):
         self.list.setAlternatingRowColors(True)
         self.list.setSpacing(2)
         self.list.setMinimumHeight(self.list.fontMetrics().lineSpacing() * 7)  # the replies, not a sliver
+        self.list.setVerticalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
+        self.list.setResizeMode(QListView.ResizeMode.Adjust)  # rows re-wrap when the width changes
         self.insert_button = QPushButton("&Insert")
         self.copy_button = QPushButton("&Copy")
         self.dismiss_button = QPushButton("&Dismiss")
@@ -97,6 +101,22 @@ class SuggestionsPanel(QWidget):
         if suggestions:
             self.list.setCurrentRow(0)
         self._update_buttons()
+        self.fit_height()
+
+    def set_compact(self, compact: bool) -> None:
+        self.fit_height()
+
+    def fit_height(self) -> None:
+        """Tall enough for every reply in full (three, each wrapped at the current width): never 2.5 of 3."""
+        self.list.doItemsLayout()
+        rows = sum(self.list.visualItemRect(self.list.item(r)).height() + 2 * self.list.spacing()
+                   for r in range(self.list.count()))
+        lines = self.list.fontMetrics().lineSpacing()
+        self.list.setMinimumHeight(max(lines * 7, rows + 2 * self.list.frameWidth() + 4))
+
+    def resizeEvent(self, event) -> None:  # noqa: N802 - Qt's name
+        super().resizeEvent(event)
+        self.fit_height()
 
     def _number(self) -> None:
         """Each reply labelled with the Alt+N that inserts it (again after a dismissal)."""
@@ -131,6 +151,7 @@ class SuggestionsPanel(QWidget):
         if suggestion is not None:
             self.list.takeItem(row)
             self._number()
+            self.fit_height()
             self.action.emit(suggestion.id, "dismissed")
         self._update_buttons()
 

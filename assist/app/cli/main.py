@@ -18,6 +18,17 @@ def cmd_gui(args: argparse.Namespace) -> int:
     return run_gui(args)
 
 
+def window_size(text: str) -> tuple[int, int]:
+    """'683x900' -> (683, 900), for --size; anything else is an argparse error in words."""
+    import re
+
+    match = re.fullmatch(r"\s*(\d{2,5})\s*[xX×]\s*(\d{2,5})\s*", text)
+    if not match or not (300 <= int(match[1]) <= 16000 and 300 <= int(match[2]) <= 16000):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a window size: give WIDTHxHEIGHT in pixels, each "
+                                         "300 to 16000, e.g. 683x900")
+    return int(match[1]), int(match[2])
+
+
 def build_parser() -> argparse.ArgumentParser:
     from assist.app.cli.analyze import add_analyze_command
     from assist.app.cli.annotations import add_annotation_commands
@@ -50,6 +61,9 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--no-redaction", action="store_true", help="store raw text (recorded per session)")
         p.add_argument("--offscreen", action="store_true", help="no window (QT_QPA_PLATFORM=offscreen)")
         p.add_argument("--screenshot", help="save a PNG of the window at the end (demo)")
+        p.add_argument("--size", type=window_size, metavar="WxH",
+                       help="the window's size in pixels, e.g. 683x900 (half a 1366-wide screen: the one-column "
+                            "layout)")
         p.add_argument("--model-dir", type=Path)
         device_option(p)
         backend_option(p)
