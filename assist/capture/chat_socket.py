@@ -45,7 +45,8 @@ class ChatFeedServer:
     """A localhost-only TCP server taking chat messages as JSON lines from authenticated local tools.
 
     ``on_message`` and ``on_problem`` are called from the connection threads (one per client, in
-    the order that client sent its lines).
+    the order that client sent its lines). Problems are said without a source prefix ("a line was refused: ..."),
+    like the file tailer's: whoever shows them names the feed once (``FeedHub.drain``: "Chat feed: ...").
     """
 
     def __init__(self, on_message: Callable[[FeedMessage], None], on_problem: Callable[[str], None], token: str,
@@ -125,7 +126,7 @@ class _Server(socketserver.ThreadingTCPServer):
                 request.sendall(_reply(False, "too many connections"))
             except OSError:
                 pass
-            self.feed._problem(f"Chat feed: a connection was refused (more than {self.feed.max_clients} clients).")
+            self.feed._problem(f"a connection was refused (more than {self.feed.max_clients} clients).")
             self.shutdown_request(request)
             return
         super().process_request(request, client_address)
@@ -164,7 +165,7 @@ class _Handler(socketserver.StreamRequestHandler):
             return
         if not self._token_ok(line, feed.token):
             self._send(False, "bad token")
-            feed._problem("Chat feed: a connection was refused (bad or missing token).")
+            feed._problem("a connection was refused (bad or missing token).")
             self._close_after_error()
             return
         self.request.settimeout(None)
@@ -177,7 +178,7 @@ class _Handler(socketserver.StreamRequestHandler):
         message = _parse(line)
         if isinstance(message, str):
             self._send(False, message)
-            feed._problem(f"Chat feed: a line was refused: {message}.")
+            feed._problem(f"a line was refused: {message}.")
             return
         try:
             feed.on_message(message)
@@ -201,11 +202,11 @@ class _Handler(socketserver.StreamRequestHandler):
             return raw[:-1].rstrip(b"\r")
         if len(raw) > feed.max_line_bytes:
             self._send(False, f"line longer than {feed.max_line_bytes} bytes")
-            feed._problem(f"Chat feed: a line longer than {feed.max_line_bytes:,} bytes was refused; "
+            feed._problem(f"a line longer than {feed.max_line_bytes:,} bytes was refused; "
                           "the connection was closed.")
             self._close_after_error()
         elif raw.strip():
-            feed._problem("Chat feed: a client disconnected in the middle of a line; that line was dropped.")
+            feed._problem("a client disconnected in the middle of a line; that line was dropped.")
         return None
 
     @staticmethod

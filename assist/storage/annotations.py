@@ -27,9 +27,10 @@ from sqlite_utils import Database
 
 from assist.domain import EKMAN_EMOTIONS
 from assist.storage.connection import open_reader, open_writer
-from assist.storage.errors import DatabaseUnavailable, classify, is_locked
+from assist.storage.errors import DatabaseUnavailable, JournalNotFound, classify, is_locked
 from assist.storage.redaction import redact
 from assist.storage.schema import migrations
+from assist.storage.session_ids import find_session_id
 
 FIELDS = ("emotion", "intent", "comment")
 LABEL_FIELDS = ("emotion", "intent")
@@ -197,6 +198,17 @@ class AnnotationStore:
 
     # --- reads (a read-only connection per call) ---------------------------------------------
 
+    def find_session(self, text: str) -> str:
+        """The full id of the one session whose id is ``text`` or starts with it (the app shows 8 characters);
+        UnknownSession / AmbiguousSession otherwise (see ``session_ids.find_session_id``)."""
+        conn = open_reader(self.path, self.busy_timeout_ms)
+        try:
+            return find_session_id(conn, text, self.path)
+        except sqlite3.Error as exc:
+            raise classify(exc, self.path, "be read") from exc
+        finally:
+            conn.close()
+
     def annotations(self, session_id: str | None = None) -> list[Annotation]:
         """Every annotation (of one session, or of the journal), oldest first."""
         where, params = (" WHERE session_id = ?", (session_id,)) if session_id else ("", ())
@@ -256,7 +268,7 @@ class AnnotationStore:
         if not self.author:
             raise ValueError("this annotation store only reads: give an author's name to annotate")
         if not self.path.is_file():
-            raise DatabaseUnavailable(self.path, "the journal file does not exist")
+            raise JournalNotFound(self.path)
         delay, last = self.backoff_s, ""
         for attempt in range(self.attempts):
             conn: sqlite3.Connection | None = None

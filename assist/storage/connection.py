@@ -9,7 +9,15 @@ from pathlib import Path
 from sqlite_utils import Database
 
 from assist.paths import user_data_dir
-from assist.storage.errors import DatabaseCorrupt, DatabaseTooNew, DatabaseUnavailable, StorageError, classify
+from assist.storage.errors import (
+    DatabaseCorrupt,
+    DatabaseTooNew,
+    DatabaseUnavailable,
+    JournalNotFound,
+    NotAJournal,
+    StorageError,
+    classify,
+)
 from assist.storage.schema import MIGRATION_SET, apply_migrations, migrations
 
 QUICK_CHECK_MAX_BYTES = 256 * 1024 * 1024  # above this, only the header and schema are checked at start
@@ -22,7 +30,7 @@ def default_journal_path() -> Path:
 
 
 def check_header(conn: sqlite3.Connection, path: Path) -> None:
-    """Raise DatabaseCorrupt when the file is not an SQLite database, asking SQLite itself.
+    """Raise NotAJournal (a DatabaseCorrupt) when the file is not an SQLite database, asking SQLite itself.
 
     Never read the file with a handle of our own while the process has it open in SQLite: closing any handle
     on a file drops every POSIX lock the process holds on it, so another program's last connection would
@@ -49,11 +57,11 @@ def owner_only(path: Path) -> None:
 
 
 def check_is_journal(conn: sqlite3.Connection, path: Path) -> bool:
-    """False for an empty database; DatabaseCorrupt when the tables belong to another program."""
+    """False for an empty database; NotAJournal (a DatabaseCorrupt) when the tables belong to another program."""
     tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
     if not tables:
         return False
-    foreign = DatabaseCorrupt(path, "this SQLite file belongs to another program")
+    foreign = NotAJournal(path, "it is an SQLite database of another program")
     if migrations.migrations_table not in tables:
         raise foreign
     sets = {row[0] for row in conn.execute(f"SELECT DISTINCT migration_set FROM {migrations.migrations_table}")}
@@ -110,7 +118,7 @@ def open_writer(path: Path, busy_timeout_ms: int = DEFAULT_BUSY_TIMEOUT_MS) -> t
 def open_reader(path: Path, busy_timeout_ms: int = DEFAULT_BUSY_TIMEOUT_MS) -> sqlite3.Connection:
     """Open a read-only connection (``mode=ro``) to an existing journal, rows as sqlite3.Row."""
     if not path.is_file():
-        raise DatabaseUnavailable(path, "the journal file does not exist")
+        raise JournalNotFound(path, "this is a folder, not a file" if path.is_dir() else "the file does not exist")
     try:
         conn = sqlite3.connect(
             f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=busy_timeout_ms / 1000, check_same_thread=False
@@ -121,7 +129,7 @@ def open_reader(path: Path, busy_timeout_ms: int = DEFAULT_BUSY_TIMEOUT_MS) -> s
         conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
         check_header(conn, path)
         if not check_is_journal(conn, path):
-            raise DatabaseUnavailable(path, "the journal is empty: nothing has been recorded yet")
+            raise JournalNotFound(path, "the file is empty (nothing has been recorded in it)")
     except (sqlite3.Error, StorageError) as exc:
         conn.close()
         raise classify(exc, path) from exc

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from assist.domain import EKMAN_EMOTIONS
-from assist.storage.errors import StorageError
+from assist.storage.errors import StorageError, UnknownSession
 from assist.storage.reader import JournalReader
 from assist.storage.review import SessionFilter, SessionSummary
 from assist.storage.svg import duration_text, esc, kpi_cards, page_html, percent, svg_bar_chart, svg_line_chart, when
@@ -44,15 +44,6 @@ class ExportError(StorageError):
         super().__init__(f"Cannot write {path}: {reason}. Nothing was saved there; choose another folder or free "
                          "some disk space and try again.", path)
         self.reason = reason
-
-
-class UnknownSession(StorageError):
-    """The session asked for is not in the journal (never recorded, or deleted by the retention policy)."""
-
-    def __init__(self, journal: str | Path, session_id: str) -> None:
-        super().__init__(f"The conversation journal at {journal} has no session {session_id} (it may have been "
-                         "deleted by the retention policy).", journal)
-        self.session_id = session_id
 
 
 def write_atomic(path: str | Path, write: Callable[[TextIO], object], *, encoding: str = "utf-8",
@@ -116,13 +107,14 @@ def load_session(reader: JournalReader, session_id: str, rows: dict[str, dict[st
 
 def export_sessions(reader: JournalReader, session_ids: Iterable[str] | None, out_path: str | Path,
                     fmt: str = "csv") -> Path:
-    """Write the sessions (``None``: all of them) as ``csv`` (one row per event, UTF-8 with a BOM so spreadsheets
-    read it right) or ``json`` (one object per session); returns the path written."""
+    """Write the sessions (``None``: all of them; ids or unique starts of ids) as ``csv`` (one row per event, UTF-8
+    with a BOM so spreadsheets read it right) or ``json`` (one object per session); returns the path written."""
     if fmt not in ("csv", "json"):
         raise ValueError(f"cannot export as {fmt!r} (csv or json)")
     rows = {r["id"]: r for r in reader.sessions()}
-    ids = list(rows) if session_ids is None else list(dict.fromkeys(session_ids))
-    for session_id in ids:  # an unknown id fails before any file is touched
+    # an unknown or ambiguous id fails before any file is touched
+    ids = list(rows) if session_ids is None else list(dict.fromkeys(reader.find_session(i) for i in session_ids))
+    for session_id in ids:
         if session_id not in rows:
             raise UnknownSession(reader.path, session_id)
     records = (load_session(reader, session_id, rows) for session_id in ids)  # read one at a time, while writing
@@ -197,9 +189,9 @@ def _write_csv(handle: TextIO, records: Iterator[SessionRecord]) -> None:
 # --- HTML pages --------------------------------------------------------------------------------------------------
 
 def session_report_html(reader: JournalReader, session_id: str) -> str:
-    """One session as a self-contained page: KPIs, an emotion timeline (inline SVG), the transcript with each
-    customer turn's reading and suggestions, and the screenshots by their OCR text."""
-    record = load_session(reader, session_id)
+    """One session (its id or a unique start of it) as a self-contained page: KPIs, an emotion timeline (inline
+    SVG), the transcript with each customer turn's reading and suggestions, and the screenshots by their OCR text."""
+    record = load_session(reader, reader.find_session(session_id))
     s, row = record.summary, record.row
     agent = row["agent"] or "(no agent)"
     peak = f"{s.peak_negative:.0%}" + (f" ({s.peak_emotion})" if s.peak_emotion else "")

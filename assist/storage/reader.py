@@ -14,6 +14,7 @@ from assist.storage.errors import classify
 from assist.storage.review import SearchHit, SessionFilter, SessionSummary, count_sessions, list_sessions, search_text
 from assist.storage.review import match_expression as fts_query
 from assist.storage.schema import JSON_COLUMNS
+from assist.storage.session_ids import find_session_id
 
 
 class JournalReader:
@@ -30,6 +31,15 @@ class JournalReader:
         for row in found:
             row["redaction_enabled"] = bool(row["redaction_enabled"])
         return found
+
+    def find_session(self, text: str) -> str:
+        """The full id of the one session whose id is ``text`` or starts with it (the app shows 8 characters);
+        UnknownSession / AmbiguousSession otherwise (see ``session_ids.find_session_id``)."""
+        try:
+            with self._lock:
+                return find_session_id(self._conn, text, self.path)
+        except sqlite3.Error as exc:
+            raise classify(exc, self.path, "read from it") from exc
 
     def events(self, session_id: str) -> list[dict[str, Any]]:
         """A session's events in order; ``redactions`` decoded to a dict of counts."""

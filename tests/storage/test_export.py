@@ -262,7 +262,7 @@ def test_a_folder_that_cannot_hold_the_file_and_an_unknown_session_fail_before_w
             write_session_report(reader, ids[0], not_a_folder / "report.html")
         with pytest.raises(ExportError, match="Cannot write"):
             export_sessions(reader, ids, tmp_path / "missing" / "sessions.csv", "csv")
-        with pytest.raises(UnknownSession, match="no session nope"):
+        with pytest.raises(UnknownSession, match="No session starts with nope in "):
             export_sessions(reader, [ids[0], "nope"], tmp_path / "sessions.json", "json")
         with pytest.raises(UnknownSession):
             write_session_report(reader, "nope", tmp_path / "report.html")

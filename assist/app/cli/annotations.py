@@ -83,10 +83,9 @@ def cmd_annotate(args: argparse.Namespace) -> int:
 
     wanted = [(field, value) for field, value in (("emotion", args.emotion), ("intent", args.intent),
                                                   ("comment", args.comment)) if value is not None]
-    target = args.event or args.session
     if not wanted:
         return fail("say what to record: --emotion, --intent and/or --comment")
-    if not target:
+    if not (args.event or args.session):
         return fail("say which turn (--event ID) or, for a comment, which session (--session ID)")
     if args.session and not args.event and [f for f, _ in wanted if f != "comment"]:
         return fail("emotion and intent labels belong to a customer's turn: give --event ID")
@@ -94,6 +93,7 @@ def cmd_annotate(args: argparse.Namespace) -> int:
         store = AnnotationStore(_journal(args), args.author, intents=INTENTS)
         for field, value in wanted:  # every value is checked before anything is saved
             store.check(field, value)
+        target = args.event or store.find_session(args.session)  # a session by its id or a unique start of it
         saved = [store.comment(target, value) if field == "comment" else store.annotate(target, field, value)
                  for field, value in wanted]
     except (StorageError, ValueError) as exc:
@@ -112,7 +112,8 @@ def cmd_annotations_list(args: argparse.Namespace) -> int:
     from assist.storage.annotations import AnnotationStore
 
     try:
-        found = AnnotationStore(_journal(args)).annotations(args.session)
+        store = AnnotationStore(_journal(args))
+        found = store.annotations(store.find_session(args.session) if args.session else None)
     except StorageError as exc:
         return fail(str(exc))
     if args.json:
@@ -136,7 +137,8 @@ def cmd_eval_annotated(args: argparse.Namespace, load_model: Callable[..., Any] 
     from assist.storage.annotations import AnnotationStore
 
     try:
-        turns = AnnotationStore(_journal(args)).labelled_turns(args.session)
+        store = AnnotationStore(_journal(args))
+        turns = store.labelled_turns(store.find_session(args.session) if args.session else None)
     except StorageError as exc:
         return fail(str(exc))
     report: dict[str, Any] = {"journal": str(_journal(args)), "annotated_turns": len(turns),
@@ -222,7 +224,8 @@ def add_annotation_commands(sub: Any, ev: Any = None) -> None:
     not given)."""
     annotate = sub.add_parser("annotate", help="correct a customer turn's emotion / intent, or leave a comment")
     annotate.add_argument("--event", help="the turn (event id; see 'assist annotations list' or the review window)")
-    annotate.add_argument("--session", help="a session, for a comment on the whole conversation")
+    annotate.add_argument("--session", help="a session (its id or a unique start of it, such as the 8 characters "
+                          "the app shows), for a comment on the whole conversation")
     annotate.add_argument("--emotion", help="the right emotion (anger, disgust, fear, joy, neutral, sadness, "
                           "surprise)")
     annotate.add_argument("--intent", help="the right intent (one of the text model's 27)")
@@ -247,7 +250,7 @@ def add_annotation_commands(sub: Any, ev: Any = None) -> None:
         p.add_argument("--db", help="journal file (default: the per-user journal)")
         p.add_argument("--json", action="store_true")
     for p in (list_cmd, annotated):
-        p.add_argument("--session", help="only this session")
+        p.add_argument("--session", help="only this session (its id or a unique start of it)")
 
 
 __all__ = ["add_annotation_commands", "rescore", "score", "score_turns"]

@@ -73,12 +73,14 @@ def add_export_commands(export: Any) -> None:
     """``sessions``, ``report``, ``team`` and ``text`` under ``assist export``."""
     sessions = export.add_parser("sessions", help="sessions (all, filtered, or --session ...) to CSV or JSON")
     sessions.add_argument("--format", choices=("csv", "json"), default="csv")
-    sessions.add_argument("--session", action="append", help="a session id (repeat for several)")
+    sessions.add_argument("--session", action="append",
+                          help="a session id or a unique start of it (repeat for several)")
     sessions.add_argument("--agent", help="only this agent's sessions (substring)")
     sessions.add_argument("--days", type=float, help="only sessions of the last N days")
     sessions.add_argument("--escalated", action="store_true", help="only sessions with an escalation")
     report = export.add_parser("report", help="one session as a self-contained HTML report")
-    report.add_argument("--session", required=True)
+    report.add_argument("--session", required=True,
+                        help="the session: its id or a unique start of it (such as the 8 characters the app shows)")
     team = export.add_parser("team", help="team summary over a date range (HTML)")
     for p in (sessions, team):
         p.add_argument("--since", type=_day, help="from this day (YYYY-MM-DD)")
