@@ -43,13 +43,43 @@ def apply_retention_at_start(db: str | None, days: float | None) -> str:
     return ""
 
 
+def _agent_identity(args: argparse.Namespace, window: Any, worker: Any, agent: str) -> None:
+    """The agent's name and team: saved to settings.json when set in Settings, passed to the worker for the next
+    sessions; asked once (not blocking) at an interactive start when none is set."""
+    from assist.app.settings import clean_name, save_settings
+
+    def changed(name: str, team: str) -> None:
+        name, team = clean_name(name), clean_name(team)
+        problem = save_settings({"agent_name": name, "team": team}, getattr(args, "settings", None))
+        if problem:
+            window.show_error(problem)
+        window.set_agent(name, team)
+        worker.request_agent.emit(name)
+        window.on_status(f"Sessions from now on are recorded as {name}.")
+
+    window.agent_changed.connect(changed)
+    interactive = args.command in (None, "run") and not getattr(args, "offscreen", False)
+    if not agent and interactive:
+        from PySide6.QtCore import QTimer
+
+        from assist.gui.settings_dialog import AgentDialog
+
+        def ask() -> None:
+            dialog = AgentDialog(window, team=window.team)
+            dialog.page.saved.connect(window.agent_changed.emit)
+            window.agent_dialog = dialog  # kept alive with the window
+            dialog.open()
+
+        QTimer.singleShot(300, ask)
+
+
 def run_gui(args: argparse.Namespace) -> int:
     if getattr(args, "offscreen", False):
         os.environ["QT_QPA_PLATFORM"] = "offscreen"
     from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QApplication
 
-    from assist.app.settings import apply_settings, load_settings
+    from assist.app.settings import apply_settings, clean_name, load_settings
     from assist.gui.main_window import MainWindow
     from assist.gui.worker import ErrorBridge, PipelineWorker, WorkerThread
     from assist.pipeline.assembly import app_engine_config, session_controller
@@ -81,13 +111,19 @@ def run_gui(args: argparse.Namespace) -> int:
                                kb_path=Path(args.kb) if getattr(args, "kb", None) else None,
                                llm=getattr(args, "llm", None), llm_download=bool(getattr(args, "llm_download", False)))
 
+    agent = clean_name(getattr(args, "agent_name", None) or "")
+    team = clean_name(getattr(args, "team", None) or "")
+    window.set_agent(agent, team)
+
     def make_controller(engines: Any) -> Any:
         return session_controller(engines, journal=journal, redaction=not args.no_redaction,
                                   on_error=lambda m: bridge.error.emit(m), journal_path=getattr(journal, "path", None),
-                                  on_draft=worker.draft_update.emit)
+                                  on_draft=worker.draft_update.emit, agent=agent)
 
     worker = PipelineWorker(load_engines=lambda state: load_engines(config, state), make_controller=make_controller)
+    worker.agent = agent
     connect(window, worker)
+    _agent_identity(args, window, worker, agent)
     thread = WorkerThread(worker)
     exit_code = {"value": 0}
 

@@ -51,6 +51,7 @@ class MainWindow(QMainWindow):
     end_requested = Signal()
     feedback_given = Signal(str, str)  # suggestion id, action
     insight_shown = Signal(object)  # emitted on the GUI thread once every panel shows the Insight
+    agent_changed = Signal(str, str)  # name, team: set in Settings or at the first start (the app saves them)
 
     def __init__(self) -> None:
         super().__init__()
@@ -61,6 +62,7 @@ class MainWindow(QMainWindow):
         self.model_ready = False
         self.insights: list[Insight] = []
         self.messages: dict[str, ChatMessage] = {}
+        self.agent_name, self.team = "", ""
         self._build()
         self._shortcuts()
         self.set_session(None)
@@ -196,9 +198,12 @@ class MainWindow(QMainWindow):
         self.load_progress.setMaximumWidth(180)
         self.device_label = QLabel("Device: —")
         self.journal_label = QLabel("Journal: —")
+        self.agent_label = QLabel("Agent: not set")
+        self.agent_label.setToolTip("Your name is recorded on every session: set it in Settings (Ctrl+,)")
         status = self.statusBar()
         status.addWidget(self.model_status)
         status.addWidget(self.load_progress)
+        status.addPermanentWidget(self.agent_label)
         status.addPermanentWidget(self.journal_label)
         status.addPermanentWidget(self.device_label)
         self._update_role_button()
@@ -466,6 +471,11 @@ class MainWindow(QMainWindow):
         self.load_progress.hide()
         self.model_status.setText("Model: not available")
         self.show_error(f"The model could not be loaded: {message}")
+
+    def set_agent(self, name: str, team: str = "") -> None:
+        """Who uses the app, in the status bar (the worker records the name on every session)."""
+        self.agent_name, self.team = name, team
+        self.agent_label.setText(f"Agent: {name}" + (f" · {team}" if team else "") if name else "Agent: not set")
 
     def set_journal_status(self, text: str) -> None:
         from pathlib import PurePath

@@ -58,6 +58,7 @@ class PipelineWorker(QObject, CaptureSlots):
     checklist_changed = Signal(object)  # assist.replies.procedures.tracker.Checklist or None, after every turn
     draft_update = Signal(object)  # assist.pipeline.drafts.DraftUpdate, emitted from the drafting thread
     request_reload_macros = Signal()
+    request_agent = Signal(str)  # the agent's name changed (Settings, first start): the next sessions record it
 
     def __init__(self, load_engines: Callable[[ProgressState], Any],
                  make_controller: Callable[[Any], Any]) -> None:
@@ -72,6 +73,8 @@ class PipelineWorker(QObject, CaptureSlots):
         self.request_feedback.connect(self.feedback)
         self.request_end.connect(self.end_session)
         self.request_reload_macros.connect(self.reload_macros)
+        self.request_agent.connect(self.set_agent)
+        self.agent = ""
         self._init_capture()
 
     @Slot()
@@ -79,6 +82,8 @@ class PipelineWorker(QObject, CaptureSlots):
         try:
             engines = self._load_engines(ProgressState(self.progress.emit))
             self.controller = self._make_controller(engines)
+            if self.agent:
+                self.controller.agent = self.agent
         except Exception as exc:
             log.error("model loading failed: %s", exc)
             self.load_failed.emit(str(exc))
@@ -90,6 +95,13 @@ class PipelineWorker(QObject, CaptureSlots):
                          "provider": getattr(engines, "provider", engines.device),
                          "note": getattr(engines.text, "fallback_reason", ""),
                          "notes": list(getattr(engines, "notes", []))})
+
+    @Slot(str)
+    def set_agent(self, name: str) -> None:
+        """Who uses the app from now on (a session already running keeps the name it started with)."""
+        self.agent = name
+        if self.controller is not None:
+            self.controller.agent = name
 
     @Slot()
     @Slot(str)

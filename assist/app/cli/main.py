@@ -64,6 +64,9 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--size", type=window_size, metavar="WxH",
                        help="the window's size in pixels, e.g. 683x900 (half a 1366-wide screen: the one-column "
                             "layout)")
+        p.add_argument("--agent-name", metavar="NAME", help="who uses Assist: recorded on every session (settings.json: "
+                       "agent_name; asked at the first start when unset)")
+        p.add_argument("--team", help="the agent's team, shown with the name (settings.json: team)")
         p.add_argument("--model-dir", type=Path)
         device_option(p)
         backend_option(p)
