@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import logging
 import os
 import statistics
@@ -83,7 +84,7 @@ def run_gui(args: argparse.Namespace) -> int:
     from assist.gui.main_window import MainWindow
     from assist.gui.worker import ErrorBridge, PipelineWorker, WorkerThread
     from assist.pipeline.assembly import app_engine_config, session_controller
-    from assist.pipeline.engines import load_engines
+    from assist.pipeline.engines import load_call_models, load_engines
 
     settings, settings_problem = load_settings(getattr(args, "settings", None))
     apply_settings(args, settings)
@@ -120,7 +121,10 @@ def run_gui(args: argparse.Namespace) -> int:
                                   on_error=lambda m: bridge.error.emit(m), journal_path=getattr(journal, "path", None),
                                   on_draft=worker.draft_update.emit, agent=agent)
 
-    worker = PipelineWorker(load_engines=lambda state: load_engines(config, state), make_controller=make_controller)
+    # Start session as soon as the text model and the knowledge base are ready; the call models follow
+    config = dataclasses.replace(config, defer_calls=True)
+    worker = PipelineWorker(load_engines=lambda state: load_engines(config, state), make_controller=make_controller,
+                            load_later=lambda engines: load_call_models(engines, config))
     worker.agent = agent
     connect(window, worker)
     _agent_identity(args, window, worker, agent)

@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import logging
 import sys
+import threading
 import traceback
 from collections.abc import Callable
 from typing import Any
 
 from PySide6.QtCore import QCoreApplication, QMetaObject, QObject, Qt, QThread, Signal, Slot
 
+from assist import seconds_since_start
 from assist.domain import ProgressState
 from assist.gui.worker_capture import CaptureSlots
 
@@ -61,10 +63,13 @@ class PipelineWorker(QObject, CaptureSlots):
     request_agent = Signal(str)  # the agent's name changed (Settings, first start): the next sessions record it
 
     def __init__(self, load_engines: Callable[[ProgressState], Any],
-                 make_controller: Callable[[Any], Any]) -> None:
+                 make_controller: Callable[[Any], Any],
+                 load_later: Callable[[Any], list[str]] | None = None) -> None:
         super().__init__()
         self._load_engines = load_engines
         self._make_controller = make_controller
+        self._load_later = load_later  # the call models, on a thread of their own once the window is ready
+        self.later_thread: threading.Thread | None = None
         self.controller: Any = None
         self.request_load.connect(self.load)
         self.request_start.connect(self.start_session)
@@ -95,6 +100,23 @@ class PipelineWorker(QObject, CaptureSlots):
                          "provider": getattr(engines, "provider", engines.device),
                          "note": getattr(engines.text, "fallback_reason", ""),
                          "notes": list(getattr(engines, "notes", []))})
+        if self._load_later is not None:
+            self.later_thread = threading.Thread(target=self._finish_loading, args=(engines,), daemon=True,
+                                                 name="assist-call-models")
+            self.later_thread.start()
+
+    def _finish_loading(self, engines: Any) -> None:
+        """Voice and speech models for calls, while sessions already run (a call started meanwhile waits for them
+        in open_call's check); what could not be loaded is said in the window."""
+        assert self._load_later is not None
+        try:
+            notes = self._load_later(engines)
+        except Exception as exc:  # never kill the app for the call models: say it
+            log.error("call models failed to load: %s", traceback.format_exc())
+            notes = [f"The call models could not be loaded ({exc}); chat works, calls do not."]
+        for note in notes:
+            self.error.emit(note)
+        log.info("startup: call models ready %.2f s after launch", seconds_since_start())
 
     @Slot(str)
     def set_agent(self, name: str) -> None:

@@ -48,6 +48,10 @@ class CaptureSlots:
 
         if not self._check_ready():
             return
+        later = getattr(self, "later_thread", None)
+        if later is not None and later.is_alive():  # the call models are still loading (a second after start)
+            self.status.emit("Loading the speech model for the call…")
+            later.join(timeout=60)
         if self.call is not None:
             self.stop_call()
         try:

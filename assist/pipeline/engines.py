@@ -126,6 +126,9 @@ class EngineConfig:
     llm: str | None = ""
     llm_download: bool = False
     macro_bank: Path | None = None
+    # the window's start: the voice and speech models (calls only, about 1.2 s) are loaded after the engines are
+    # ready, by load_call_models, so Start session is available sooner; calls wait for them
+    defer_calls: bool = False
 
 
 @dataclass
@@ -193,13 +196,9 @@ def load_engines(config: EngineConfig | None = None, state: ProgressState | None
             notes.append(f"{exc} Emotion comes from the text model alone (no conversation context, no voice).")
         timings["fusion_model_s"] = round(time.perf_counter() - start, 3)
     asr = None
-    if config.voice:
+    if config.voice and not config.defer_calls:
         state.set_progress(0.5, "loading voice and speech models")
-        if fusion is not None:
-            voice = _load_voice(config, notes, timings)
-        start = time.perf_counter()
-        asr = load_asr_engine(config, notes)
-        timings["speech_model_s"] = round(time.perf_counter() - start, 3)
+        voice, asr = _load_call_models(config, fusion, notes, timings)
     macros = _load_macros(config, notes) if config.macros else None
     llm = _load_llm(config, notes, timings, state)
     state.set_progress(0.7, "opening knowledge base")
@@ -213,6 +212,25 @@ def load_engines(config: EngineConfig | None = None, state: ProgressState | None
     return Engines(text=model, retriever=StoreRetriever(store), load_seconds=timings, fusion=fusion, notes=notes, voice=voice,
                    fuse_chat=config.fusion and fusion is not None, asr=asr, macros=macros,
                    kb=store, llm=llm, dialogue_prior=dialogue_prior, escalation=escalation)
+
+
+def _load_call_models(config: EngineConfig, fusion: FusionEstimator | None, notes: list[str],
+                      timings: dict[str, float]) -> tuple[VoiceReader | None, SpeechRecognizer | None]:
+    voice = _load_voice(config, notes, timings) if fusion is not None else None
+    start = time.perf_counter()
+    asr = load_asr_engine(config, notes)
+    timings["speech_model_s"] = round(time.perf_counter() - start, 3)
+    return voice, asr
+
+
+def load_call_models(engines: Engines, config: EngineConfig) -> list[str]:
+    """The voice and speech models for calls, into ``engines`` that were loaded with ``defer_calls`` (on the worker's
+    thread, after the window is ready). Returns the notes about what could not be loaded."""
+    notes: list[str] = []
+    if config.voice and engines.asr is None:
+        engines.voice, engines.asr = _load_call_models(config, engines.fusion, notes, engines.load_seconds)
+        engines.notes.extend(notes)
+    return notes
 
 
 def _load_dialogue_prior(model: object, notes: list[str]) -> EmotionPrior | None:

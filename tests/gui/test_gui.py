@@ -367,3 +367,28 @@ def test_a_reply_with_an_unfilled_placeholder_is_highlighted_and_not_sent_unedit
     assert "Fill in [customer name?]" in window.banner.text() and window.banner.isVisible()
     assert "[customer name?]" in window.input.toPlainText()  # kept for the agent to edit; nothing was sent
     assert "Your order has shipped" not in window.conversation.toPlainText()
+
+
+def test_start_session_is_available_before_the_call_models_load(qtbot, build, engines, recording_journal):
+    """Issue 17 (7): the window is ready (Start session enabled) once the text model and the knowledge base are;
+    the call models load afterwards on a thread of their own, and what they could not load is said."""
+    import threading
+
+    loaded = threading.Event()
+    release = threading.Event()
+
+    def load_later(e):
+        release.wait(10)  # the call models take their time; the window must not wait for them
+        loaded.set()
+        return ["The speech model is not installed: calls are off."]
+
+    window, worker, thread = build(lambda state: engines, lambda e: SessionController(e, journal=recording_journal))
+    worker._load_later = load_later
+    thread.start()
+    qtbot.waitUntil(lambda: window.model_ready and window.start_action.isEnabled(), timeout=30000)
+    assert not loaded.is_set()
+    window.start_action.trigger()
+    qtbot.waitUntil(lambda: window.session is not None, timeout=10000)  # a session runs while they load
+    release.set()
+    qtbot.waitUntil(lambda: "speech model is not installed" in window.banner.text(), timeout=10000)
+    worker.later_thread.join(5)
