@@ -19,6 +19,21 @@ def intent_label(intent: LabelEstimate) -> str:
     """What the window calls an intent: its name, or "intent unclear" when the model is not sure of it."""
     return "intent unclear" if intent.confidence < INTENT_UNCLEAR_BELOW else intent.label.replace("_", " ")
 
+
+def insight_tag(insight: Insight) -> str:
+    """A customer turn's reading after its speaker's name (HTML): emotion and confidence, the intent the window acts
+    on (the conversation's, see ``Insight.goal``) and any escalation. The live window and the review's replay both
+    draw it, so a supervisor replays exactly what the agent saw."""
+    sep = " &nbsp;·&nbsp; "
+    emotion = insight.emotion
+    tag = f"{sep}{html.escape(emotion.label)} {emotion.confidence:.0%}" if emotion.probabilities else ""
+    tag += f"{sep}{html.escape(intent_label(insight.goal))}"
+    level = insight.escalation.level.value
+    if level != "low":
+        tag += f'{sep}<span style="color:#b00">escalation {html.escape(level)}</span>'
+    return tag
+
+
 _BUBBLE = (
     '<table width="100%" cellspacing="0" cellpadding="0" style="margin-top:6px"><tr>{left}'
     '<td width="78%" style="background:{bg}; padding:7px 10px; border-radius:10px">'
@@ -37,12 +52,7 @@ class ConversationView(QTextBrowser):
         """``spoken_at``: seconds into the call when the turn was spoken (None for typed chat)."""
         shown = text if len(text) <= MAX_SHOWN_CHARS else text[:MAX_SHOWN_CHARS] + f" … [{len(text):,} characters]"
         body = html.escape(shown).replace("\n", "<br/>") or "<i>(no words recognised)</i>"
-        tag = ""
-        if insight is not None:
-            tag = (f" &nbsp;·&nbsp; {insight.emotion.label} {insight.emotion.confidence:.0%}"
-                   f" &nbsp;·&nbsp; {intent_label(insight.goal)}")
-            if insight.escalation.level.value != "low":
-                tag += f' &nbsp;·&nbsp; <span style="color:#b00">escalation {insight.escalation.level.value}</span>'
+        tag = insight_tag(insight) if insight is not None else ""
         spacer = '<td width="22%"></td>'
         customer = role is Role.CUSTOMER
         self.append(_BUBBLE.format(

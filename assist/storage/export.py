@@ -15,13 +15,14 @@ import math
 import os
 import tempfile
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any, TextIO
 
 from assist.domain import EKMAN_EMOTIONS
+from assist.storage.annotations import LABEL_FIELDS, Annotation
 from assist.storage.errors import StorageError, UnknownSession
 from assist.storage.reader import JournalReader
 from assist.storage.review import SessionFilter, SessionSummary
@@ -190,12 +191,13 @@ def _write_csv(handle: TextIO, records: Iterator[SessionRecord]) -> None:
 
 def session_report_html(reader: JournalReader, session_id: str) -> str:
     """One session (its id or a unique start of it) as a self-contained page: KPIs, an emotion timeline (inline
-    SVG), the transcript with each customer turn's reading and suggestions, and the screenshots by their OCR text."""
+    SVG), the transcript with each customer turn's reading, the supervisors' corrections beside it, and the
+    suggestions, and the screenshots by their OCR text."""
     record = load_session(reader, reader.find_session(session_id))
     s, row = record.summary, record.row
     agent = row["agent"] or "(no agent)"
-    peak = f"{s.peak_negative:.0%}" + (f" ({s.peak_emotion})" if s.peak_emotion else "")
     title = f"Session with {agent} on {when(s.started_at)}"
+    annotations = reader.annotations(s.id)
     return page_html(title, [
         f"<h1>{esc(title)}</h1>",
         f'<p class="sub">Session {esc(s.id)} · {esc(s.source or "chat")} · redaction '
@@ -203,11 +205,15 @@ def session_report_html(reader: JournalReader, session_id: str) -> str:
         kpi_cards([("agent", "Agent", agent), ("date", "Date", when(s.started_at)),
                ("duration", "Duration", duration_text(s.duration_s)),
                ("customer_turns", "Customer turns", str(s.customer_turns)),
-               ("peak_negative", "Peak negative emotion", peak), ("escalations", "Escalations", str(s.escalations)),
+               ("peak_negative", "Peak negative emotion", s.peak_text),
+               ("escalations", "Escalations", str(s.escalations)),
                ("suggestions", "Suggestions shown", str(s.suggestions)), ("used", "Suggestions used", str(s.used)),
                ("acceptance", "Acceptance", percent(s.acceptance))]),
+        '<p class="sub">Peak negative emotion: the strongest single negative emotion (anger, disgust, fear or '
+        "sadness) the model read in any customer turn, with its probability.</p>",
+        _session_comments(annotations),
         "<h2>Customer emotion</h2>", _emotion_chart(record),
-        "<h2>Transcript</h2>", _transcript(record),
+        "<h2>Transcript</h2>", _transcript(record, annotations),
         "<h2>Screenshots</h2>", _screenshots(record),
     ])  # fmt: skip
 
@@ -223,10 +229,15 @@ def _emotion_chart(record: SessionRecord) -> str:
     return f'<figure class="chart">{chart}</figure>'
 
 
-def _transcript(record: SessionRecord) -> str:
-    """Customer and agent turns in order; customer turns numbered as on the emotion chart's x axis."""
+def _transcript(record: SessionRecord, annotations: Sequence[Annotation] = ()) -> str:
+    """Customer and agent turns in order; customer turns numbered as on the emotion chart's x axis, each turn
+    followed by what supervisors corrected or said about it."""
     insight_of, used = record.insight_of(), record.used_ids
     number = {insight["message_id"]: n for n, insight in enumerate(record.insights, start=1)}
+    on_turn: dict[str, list[Annotation]] = {}
+    for annotation in annotations:
+        if annotation.event_id is not None:
+            on_turn.setdefault(annotation.event_id, []).append(annotation)
     items = []
     for event in record.events:
         if event["kind"] == "screenshot":
@@ -236,15 +247,65 @@ def _transcript(record: SessionRecord) -> str:
         tags += [] if event["kind"] == "chat" else [event["kind"]]
         text = event["text"] or "(no words recognised)"
         insight = insight_of.get(event["id"])
+        corrections = _corrections(on_turn.get(event["id"], []), insight)
         clock = datetime.fromtimestamp(event["created_at"]).strftime("%H:%M:%S")
         items.append(f'<li class="turn {esc(role)}" id="event-{esc(event["id"])}"><div class="who">{esc(role.title())} '
                      f'<time>{clock}</time> <small>{esc(" · ".join(tags))}</small></div>'
-                     f'<p class="text">{esc(text)}</p>{_reading(insight, used) if insight else ""}</li>')
+                     f'<p class="text">{esc(text)}</p>'
+                     f'{_reading(insight, used, corrections) if insight else corrections}</li>')
     return '<ol class="transcript">' + "\n".join(items) + "</ol>" if items else '<p class="empty">No messages.</p>'
 
 
-def _reading(insight: dict[str, Any], used: dict[str, str]) -> str:
-    """A customer turn's badges (emotion, sentiment, intent, escalation), reasons, and the suggestions shown."""
+def _corrections(annotations: Sequence[Annotation], insight: dict[str, Any] | None) -> str:
+    """A turn's corrections (the model's label, the supervisor's, who and when) and comments, oldest first; a label
+    corrected again later is marked as replaced, so the one in force is plain to see."""
+    if not annotations:
+        return ""
+    latest = {(a.field, a.event_id): a.id for a in annotations if a.field in LABEL_FIELDS}  # oldest first: last wins
+    lines = []
+    for a in annotations:
+        by = _who_and_when(a)
+        if a.field in LABEL_FIELDS:
+            model = _model_label(insight, a.field)
+            replaced = latest[(a.field, a.event_id)] != a.id
+            lines.append(f'<p class="correction{" replaced" if replaced else ""}" data-field="{esc(a.field)}">'
+                         f'<span class="badge corrected">corrected {esc(a.field)}</span> model: '
+                         f'<span class="model">{esc(model)}</span> → supervisor: '
+                         f'<b class="value">{esc(a.value.replace("_", " "))}</b> {by}'
+                         f'{" <small>(replaced by a later correction)</small>" if replaced else ""}</p>')
+        else:
+            lines.append(f'<p class="correction comment" data-field="comment"><span class="badge corrected">'
+                         f'comment</span> {esc(a.value)} {by}</p>')
+    return '<div class="corrections">' + "".join(lines) + "</div>"
+
+
+def _model_label(insight: dict[str, Any] | None, field: str) -> str:
+    """What the model recorded for the turn's ``field`` (the label a correction overrides), with its confidence."""
+    label = (insight or {}).get(field)
+    if not label:
+        return "(no reading)"
+    confidence = (insight or {}).get(f"{field}_confidence")
+    return str(label).replace("_", " ") + (f" {confidence:.0%}" if confidence is not None else "")
+
+
+def _session_comments(annotations: Sequence[Annotation]) -> str:
+    """Supervisors' comments on the whole session (turns' own are in the transcript)."""
+    comments = [a for a in annotations if a.event_id is None]
+    if not comments:
+        return ""
+    return ('<h2>Supervisor comments</h2><div class="corrections">' + "".join(
+        f'<p class="correction comment" data-field="comment"><span class="badge corrected">comment</span> '
+        f"{esc(a.value)} {_who_and_when(a)}</p>" for a in comments) + "</div>")
+
+
+def _who_and_when(annotation: Annotation) -> str:
+    return (f'by <span class="author">{esc(annotation.author)}</span> on '
+            f"<time>{esc(when(annotation.created_at))}</time>")
+
+
+def _reading(insight: dict[str, Any], used: dict[str, str], corrections: str = "") -> str:
+    """A customer turn's badges (emotion, sentiment, intent, escalation), reasons, the supervisors' ``corrections``
+    (HTML) right below them, and the suggestions shown."""
     level = insight["escalation_level"] or "low"
     badges = [f'<span class="badge emotion">{esc(insight["emotion"])} {insight["emotion_confidence"] or 0:.0%}</span>'
               if insight["emotion"] else "",
@@ -256,6 +317,7 @@ def _reading(insight: dict[str, Any], used: dict[str, str]) -> str:
     html = '<div class="badges">' + "".join(badges) + "</div>"
     if reasons and level != "low":
         html += f'<p class="reasons">{esc("; ".join(map(str, reasons)))}</p>'
+    html += corrections
     suggestions = [f'<li class="{"used" if s["id"] in used else "shown"}">{esc(s["text"])} <small>'
                    f'{esc(s["source_title"])}{" · " + esc(used[s["id"]]) if s["id"] in used else ""}</small></li>'
                    for s in insight["suggestions"]]
@@ -289,7 +351,7 @@ class TeamFigures:
 
     sessions: int
     customer_turns: int
-    mean_peak_negative: float  # the mean over sessions of each session's peak negative emotion
+    mean_peak_negative: float  # the mean over sessions of each session's peak negative emotion (SessionSummary's)
     peak_negative: float
     escalated_sessions: int
     suggestions: int
@@ -383,8 +445,9 @@ def team_summary_html(reader: JournalReader, since: float | datetime | None = No
                 percent(total.peak_negative)), ("escalation_rate", "Escalation rate", percent(total.escalation_rate)),
                ("suggestions", "Suggestions shown", str(total.suggestions)), ("used", "Suggestions used",
                 str(total.used)), ("acceptance", "Suggestion acceptance", percent(total.acceptance))]),
-        '<p class="sub">Peak negative emotion: the highest anger + disgust + fear + sadness of any customer turn in a '
-        "session. Escalation rate: sessions with a high escalation / sessions.</p>",
+        '<p class="sub">Peak negative emotion of a session: the strongest single negative emotion (anger, disgust, '
+        "fear or sadness) the model read in any of its customer turns. Escalation rate: sessions with a high "
+        "escalation / sessions.</p>",
         "<h2>Per agent</h2>",
         "<table><thead><tr>" + "".join(f"<th>{esc(h)}</th>" for h in head) + "</tr></thead><tbody>"
         + "\n".join(rows) + "</tbody></table>" if rows else '<p class="empty">No sessions in this period.</p>',

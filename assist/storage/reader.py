@@ -5,10 +5,14 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
+from collections.abc import Mapping
+from dataclasses import fields
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+from assist.domain import EmotionEstimate, Escalation, EscalationLevel, Insight, LabelEstimate, Suggestion
+from assist.storage.annotations import Annotation
 from assist.storage.connection import DEFAULT_BUSY_TIMEOUT_MS, open_reader
 from assist.storage.errors import classify
 from assist.storage.review import SearchHit, SessionFilter, SessionSummary, count_sessions, list_sessions, search_text
@@ -61,6 +65,15 @@ class JournalReader:
     def feedback(self, session_id: str) -> list[dict[str, Any]]:
         """What the agent did with suggestions in a session, in order."""
         return self._query("SELECT * FROM feedback WHERE session_id = ? ORDER BY created_at, rowid", (session_id,))
+
+    def annotations(self, session_id: str) -> list[Annotation]:
+        """Supervisors' corrections and comments on a session and its turns, oldest first; none in a journal from
+        before annotations (migration 0006), which a reader never upgrades."""
+        if not self._query("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'annotations'"):
+            return []
+        columns = ", ".join(f.name for f in fields(Annotation))
+        sql = f"SELECT {columns} FROM annotations WHERE session_id = ? ORDER BY created_at, rowid"
+        return [Annotation(**row) for row in self._query(sql, (session_id,))]
 
     def suggestion_history(self, limit: int = 200_000) -> tuple[list[tuple[str, str]], list[tuple[str, str, str]]]:
         """Suggestions shown as (kb_entry_id, intent) and agent actions as (kb_entry_id, intent, action), newest
@@ -128,4 +141,42 @@ class JournalReader:
         return found
 
 
-__all__ = ["JournalReader", "fts_query"]
+def stored_insight(row: Mapping[str, Any]) -> Insight:
+    """The Insight an ``insights()`` row was written from, as the live window had it: the same labels and
+    confidences, and the conversation's intent (stored since migration 0007; none before) beside the turn's own.
+    What the journal does not keep (the conversation intent's distribution) is left empty; text is as stored
+    (redacted when the session was)."""
+    emotions = {str(k): float(v) for k, v in (row.get("emotion_probs") or {}).items()}
+    if not emotions and row.get("emotion"):  # a row written without its distribution: its label still reads right
+        emotions = {str(row["emotion"]): float(row.get("emotion_confidence") or 0.0)}
+    goal = row.get("conversation_intent") or ""
+    return Insight(
+        session_id=row["session_id"], message_id=row["message_id"], emotion=EmotionEstimate(emotions),
+        sentiment=_estimate(row, "sentiment"), intent=_estimate(row, "intent"),
+        escalation=Escalation(_level(row.get("escalation_level")), float(row.get("escalation_score") or 0.0),
+                              tuple(str(r) for r in row.get("escalation_reasons") or ())),
+        suggestions=tuple(Suggestion(str(s["id"]), s.get("text") or "", s.get("source_title") or "",
+                                     float(s.get("score") or 0.0), s.get("kb_entry_id") or "")
+                          for s in row.get("suggestions") or ()),
+        model_versions=dict(row.get("model_versions") or {}), timings_ms=dict(row.get("timings_ms") or {}),
+        notes=tuple(str(n) for n in row.get("notes") or ()), device=row.get("device") or "cpu", id=row["id"],
+        created_at=float(row["created_at"]), contributions=dict(row.get("contributions") or {}),
+        conversation_intent=LabelEstimate(goal, float(row.get("conversation_intent_confidence") or 0.0))
+        if goal else None,
+    )  # fmt: skip
+
+
+def _level(value: object) -> EscalationLevel:
+    """A stored escalation level; low for none (or a name this version does not know)."""
+    try:
+        return EscalationLevel(str(value or EscalationLevel.LOW.value))
+    except ValueError:
+        return EscalationLevel.LOW
+
+
+def _estimate(row: Mapping[str, Any], head: str) -> LabelEstimate:
+    return LabelEstimate(row.get(head) or "", float(row.get(f"{head}_confidence") or 0.0),
+                         {str(k): float(v) for k, v in (row.get(f"{head}_probs") or {}).items()})
+
+
+__all__ = ["JournalReader", "fts_query", "stored_insight"]

@@ -1,8 +1,9 @@
 """What a supervisor looks for in a journal: sessions with their figures (filtered, sorted, paged), and full-text
 search over transcripts, chat and OCR text with the hits marked.
 
-The figures come from ``session_stats`` (kept by triggers, migration 0005), so a list of 10,000 sessions is one
-indexed join, not a pass over a million events. Read-only: these take a reader connection.
+The figures come from ``session_stats`` (kept by triggers, migrations 0005 and 0008), so a list of 10,000 sessions
+is one indexed join, not a pass over a million events. Read-only: these take a reader connection, which never
+upgrades a journal; for one whose figures predate 0008 the peak negative emotion is worked out from its insights.
 """
 
 from __future__ import annotations
@@ -10,6 +11,8 @@ from __future__ import annotations
 import re
 import sqlite3
 from dataclasses import dataclass
+
+from assist.storage.schema import MIGRATION_SET, PEAK_MIGRATION, migrations, session_peak_sql
 
 RECENT_WINDOW = 2000  # search ranks the most recent matches this many at most (see search_text)
 HIT_OPEN, HIT_CLOSE = "\u27e6", "\u27e7"  # ⟦hit⟧: marks no message text is likely to contain
@@ -35,7 +38,9 @@ class SessionFilter:
     since: float | None = None  # started at or after (epoch seconds)
     until: float | None = None  # started before
     source: str = ""  # chat, call, ...
-    min_peak_negative: float = 0.0  # peak anger + disgust + fear + sadness of any customer turn
+    # the session's peak negative emotion at least this: some customer turn read this much of one of anger,
+    # disgust, fear or sadness (one emotion's probability, not their sum; 0.5 and up: that emotion was the top one)
+    min_peak_negative: float = 0.0
     escalated_only: bool = False
     min_duration_s: float = 0.0
     max_acceptance: float | None = None  # suggestions used / shown (sessions with suggestions only)
@@ -52,8 +57,8 @@ class SessionSummary:
     source: str
     messages: int
     customer_turns: int
-    peak_negative: float
-    peak_emotion: str
+    peak_negative: float  # the highest probability of one negative emotion (anger, disgust, fear, sadness) in any turn
+    peak_emotion: str  # which emotion that was ('' when no turn read any)
     escalations: int
     suggestions: int
     used: int
@@ -61,6 +66,11 @@ class SessionSummary:
     @property
     def acceptance(self) -> float | None:
         return self.used / self.suggestions if self.suggestions else None
+
+    @property
+    def peak_text(self) -> str:
+        """The peak negative emotion as a supervisor reads it: the emotion, then its probability ("sadness 60%")."""
+        return f"{self.peak_emotion} {self.peak_negative:.0%}" if self.peak_emotion else "—"
 
 
 @dataclass(frozen=True)
@@ -82,8 +92,21 @@ _SELECT = (
     "coalesce(st.peak_negative, 0) AS peak_negative, coalesce(st.peak_emotion, ''), "
     "coalesce(st.escalations, 0) AS escalations, coalesce(st.suggestions, 0) AS suggestions, coalesce(st.used, 0), "
     "CASE WHEN coalesce(st.suggestions, 0) > 0 THEN 1.0 * st.used / st.suggestions END AS acceptance "
-    "FROM sessions s LEFT JOIN session_stats st ON st.session_id = s.id"
+    "FROM sessions s LEFT JOIN {stats} st ON st.session_id = s.id"
 )
+_PEAK, _PEAK_EMOTION = session_peak_sql("session_stats.session_id")
+_STATS_BEFORE_0008 = (  # session_stats as migration 0008 leaves it, for a journal read before it was upgraded
+    f"(SELECT session_id, messages, customer_turns, {_PEAK} AS peak_negative, {_PEAK_EMOTION} AS peak_emotion, "
+    "escalations, suggestions, used, last_at FROM session_stats)"
+)
+
+
+def _stats(conn: sqlite3.Connection) -> str:
+    """The per-session figures to join: ``session_stats``, or its peak worked out again when the journal's figures
+    predate migration 0008 (then they hold the old sum of the four negative emotions, which this list never shows)."""
+    upgraded = conn.execute(f"SELECT 1 FROM {migrations.migrations_table} WHERE migration_set = ? AND name = ?",
+                            (MIGRATION_SET, PEAK_MIGRATION)).fetchone()
+    return "session_stats" if upgraded else _STATS_BEFORE_0008
 
 
 def _where(flt: SessionFilter) -> tuple[str, list[object]]:
@@ -125,13 +148,14 @@ def list_sessions(conn: sqlite3.Connection, flt: SessionFilter | None = None, so
         raise ValueError(f"cannot sort by {sort!r} (one of: {', '.join(SORT_COLUMNS)})")
     where, params = _where(flt or SessionFilter())
     order = f"{SORT_COLUMNS[sort]} {'DESC' if descending else 'ASC'} NULLS LAST, s.started_at DESC, s.id"
-    rows = conn.execute(f"{_SELECT}{where} ORDER BY {order} LIMIT ? OFFSET ?", [*params, limit, offset])
+    sql = _SELECT.format(stats=_stats(conn))
+    rows = conn.execute(f"{sql}{where} ORDER BY {order} LIMIT ? OFFSET ?", [*params, limit, offset])
     return [SessionSummary(*tuple(row)[:13]) for row in rows]
 
 
 def count_sessions(conn: sqlite3.Connection, flt: SessionFilter | None = None) -> int:
     where, params = _where(flt or SessionFilter())
-    sql = f"SELECT count(*) FROM sessions s LEFT JOIN session_stats st ON st.session_id = s.id{where}"
+    sql = f"SELECT count(*) FROM sessions s LEFT JOIN {_stats(conn)} st ON st.session_id = s.id{where}"
     return int(conn.execute(sql, params).fetchone()[0])
 
 

@@ -139,6 +139,7 @@ def _live_capture(db: Database) -> None:
     db.table("sessions").add_column("capture", str, not_null_default="{}")
 
 
+# 0005's figure: the sum of the four negative emotions (0008 replaced it with the strongest one, named)
 NEGATIVE = "+".join(f"coalesce(json_extract(new.emotion_probs, '$.{e}'), 0)" for e in ("anger", "disgust", "fear",
                                                                                     "sadness"))
 
@@ -215,6 +216,54 @@ def _conversation_intent(db: Database) -> None:
     db.table("insights").add_column("conversation_intent_confidence", float, not_null_default=0.0)
 
 
+NEGATIVE_EMOTIONS = ("anger", "disgust", "fear", "sadness")
+PEAK_MIGRATION = "0008_peak_one_negative_emotion"
+
+
+def strongest_negative_sql(probs: str) -> tuple[str, str]:
+    """SQL for a turn's strongest negative emotion, read from its JSON ``probs`` column: (its probability, its
+    name; '' when none of the four has any). On a tie the one listed first is named: the figure is the same."""
+    values = {e: f"coalesce(json_extract({probs}, '$.{e}'), 0)" for e in NEGATIVE_EMOTIONS}
+    peak = "max(" + ", ".join(values.values()) + ")"
+    cases = []
+    for index, emotion in enumerate(NEGATIVE_EMOTIONS[:-1]):
+        others = " AND ".join(f"{values[emotion]} >= {values[o]}" for o in NEGATIVE_EMOTIONS[index + 1:])
+        cases.append(f"WHEN {others} THEN '{emotion}'")
+    name = f"CASE WHEN {peak} <= 0 THEN '' {' '.join(cases)} ELSE '{NEGATIVE_EMOTIONS[-1]}' END"
+    return peak, name
+
+
+def session_peak_sql(session_id: str) -> tuple[str, str]:
+    """SQL for a session's peak negative emotion from its insights (see ``strongest_negative_sql``): (the highest
+    probability of one negative emotion in any customer turn, that emotion's name); the earliest such turn wins."""
+    peak, name = strongest_negative_sql("i.emotion_probs")
+    turns = f"FROM insights i WHERE i.session_id = {session_id}"
+    return (f"coalesce((SELECT max({peak}) {turns}), 0)",
+            f"coalesce((SELECT {name} {turns} ORDER BY {peak} DESC, i.created_at, i.rowid LIMIT 1), '')")
+
+
+@migrations(name=PEAK_MIGRATION)
+def _peak_one_negative_emotion(db: Database) -> None:
+    """The session's peak negative emotion becomes one named figure: the highest probability of a single negative
+    emotion (anger, disgust, fear or sadness) in any customer turn, with that emotion's name. 0005 kept the sum of
+    the four, labelled with the turn's top emotion ("99% sadness" when sadness was 60%, or "17% joy")."""
+    peak, name = strongest_negative_sql("new.emotion_probs")
+    stored_peak, stored_name = session_peak_sql("session_stats.session_id")
+    for sql in (
+        "DROP TRIGGER session_stats_insight",
+        "CREATE TRIGGER session_stats_insight AFTER INSERT ON insights BEGIN "
+        "INSERT INTO session_stats (session_id, customer_turns, peak_negative, peak_emotion, escalations) "
+        f"VALUES (new.session_id, 1, {peak}, {name}, new.escalation_level = 'high') "
+        "ON CONFLICT(session_id) DO UPDATE SET customer_turns = customer_turns + 1, "
+        "peak_emotion = CASE WHEN excluded.peak_negative > peak_negative THEN excluded.peak_emotion "
+        "ELSE peak_emotion END, peak_negative = max(peak_negative, excluded.peak_negative), "
+        "escalations = escalations + excluded.escalations; END",
+        # the figures of what is already recorded
+        f"UPDATE session_stats SET peak_negative = {stored_peak}, peak_emotion = {stored_name}",
+    ):
+        db.execute(sql)
+
+
 def apply_migrations(db: Database) -> list[str]:
     """Apply pending migrations; return the names that were applied now."""
     pending = [migration.name for migration in migrations.pending(db)]
@@ -227,4 +276,5 @@ def applied_migrations(db: Database) -> list[str]:
     return [migration.name for migration in migrations.applied(db)]
 
 
-__all__ = ["JSON_COLUMNS", "MIGRATION_SET", "applied_migrations", "apply_migrations", "migrations"]
+__all__ = ["JSON_COLUMNS", "MIGRATION_SET", "NEGATIVE_EMOTIONS", "PEAK_MIGRATION", "applied_migrations",
+           "apply_migrations", "migrations", "session_peak_sql", "strongest_negative_sql"]

@@ -41,6 +41,9 @@ border:1px solid #ccc}.esc-medium{background:#fff3cd;border-color:#e0b000}.esc-h
 .reasons{font-size:12px;color:#a33;margin:2px 0}.suggestions{font-size:13px;margin:4px 0}.used{font-weight:600}
 .used::after{content:" \\2713"}table{border-collapse:collapse;width:100%}th,td{border-bottom:1px solid #ddd;padding:4px 8px;
 text-align:right}th:first-child,td:first-child{text-align:left}.empty{color:#666;font-style:italic}svg{max-width:100%;height:auto}
+.corrections{border-left:3px solid #6a1b9a;background:#f7f0fb;margin:6px 0;padding:2px 8px;font-size:13px}
+.correction{margin:3px 0}.correction .value{color:#6a1b9a}.correction.replaced{color:#888}
+.correction.replaced .value{color:#888;text-decoration:line-through}.badge.corrected{border-color:#6a1b9a;color:#6a1b9a}
 @media print{.turn{break-inside:avoid}}
 """
 

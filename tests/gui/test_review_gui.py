@@ -12,9 +12,23 @@ from pathlib import Path
 import pytest
 from PySide6.QtCore import QPoint, Qt, QUrl
 
-from assist.gui.review.panel import COLUMNS, ReviewPanel
+from assist.domain import (
+    ChatMessage,
+    EmotionEstimate,
+    Escalation,
+    EscalationLevel,
+    Insight,
+    LabelEstimate,
+    Role,
+    Session,
+)
+from assist.gui.review.panel import ANGRY_FROM, COLUMNS, ReviewPanel
+from assist.storage import Journal
 from support import copy_journal
-from tests.storage.test_review import journal_path  # noqa: F401 - the module fixture: a real 3-session journal
+from tests.storage.test_review import (
+    feelings,  # noqa: F401 - hand-made emotions: sadness 60%, four adding to 80%...
+    journal_path,  # noqa: F401 - the module fixture: a real 3-session journal
+)
 
 pytestmark = pytest.mark.gui
 
@@ -47,7 +61,7 @@ def test_the_list_filters_and_sorts(qtbot, panel, journal_path):  # noqa: F811
     column = [c for c, _ in COLUMNS].index("Peak negative")
     panel.table.horizontalHeader().sectionClicked.emit(column)
     assert panel.sort == "peak_negative" and panel.rows[0].summary.id == ids["dana"][0]
-    assert panel.table.item(0, column).text().endswith("anger")
+    assert panel.table.item(0, column).text().startswith("anger ")  # the emotion, then its probability
     panel.table.horizontalHeader().sectionClicked.emit(column)  # again: the other way round
     assert not panel.descending and panel.rows[-1].summary.id == ids["dana"][0]
 
@@ -261,5 +275,79 @@ def test_a_truncated_journal_is_said_in_words_and_the_window_stays(qtbot, journa
         assert "cut.sqlite3 is damaged" in text and "has not changed or deleted it" in text, text
         panel.search_box.setText("money")
         panel.search()  # searching a damaged file says so instead of raising
+    finally:
+        panel.shutdown()
+
+
+def test_the_peak_negative_names_one_emotion_and_its_probability(qtbot, feelings):  # noqa: F811
+    path, ids = feelings
+    panel = ReviewPanel([path])
+    qtbot.addWidget(panel)
+    try:
+        column = [c for c, _ in COLUMNS].index("Peak negative")
+        cells = {panel.rows[r].summary.agent: panel.table.item(r, column) for r in range(panel.table.rowCount())}
+        assert {agent: item.text() for agent, item in cells.items()} == {
+            "sad": "sadness 60%", "mixed": "anger 30%", "glad": "fear 7%", "calm": "—"}  # not "99% sadness"
+        assert cells["sad"].foreground().color() == Qt.GlobalColor.darkRed and cells["mixed"].foreground().style() \
+            == Qt.BrushStyle.NoBrush  # only a turn at ANGRY_FROM or more of one emotion is marked
+        assert "single negative emotion" in panel.table.horizontalHeaderItem(column).toolTip()
+        assert f"{ANGRY_FROM:.0%} or more of one negative emotion" in panel.angry.toolTip()
+        panel.angry.setChecked(True)
+        assert [r.summary.agent for r in panel.rows] == ["sad"]  # 80% spread over four emotions is not angry
+        panel.open_session(ids["sad"])
+        assert "peak negative sadness 60%" in panel.replay.header.text()
+    finally:
+        panel.shutdown()
+
+
+def _reading(goal: LabelEstimate | None, own: LabelEstimate, session_id: str, message_id: str,
+             level: EscalationLevel = EscalationLevel.LOW) -> Insight:
+    return Insight(session_id, message_id, EmotionEstimate({"sadness": 0.6, "anger": 0.3, "neutral": 0.1}),
+                   LabelEstimate("negative", 0.9), own, Escalation(level, 0.7 if level.value != "low" else 0.1), (),
+                   {}, {}, conversation_intent=goal)
+
+
+def test_a_replayed_turn_reads_as_the_agent_saw_it_live(qtbot, tmp_path):
+    """The live window shows the conversation's intent, "intent unclear" under INTENT_UNCLEAR_BELOW; the replay of
+    the same Insights says the same words (it once showed the turn's own intent: "check refund policy")."""
+    from assist.gui.conversation import ConversationView, insight_tag
+    from assist.gui.review.replay import turn_html
+
+    session = Session(agent="ana", started_at=1000.0)
+    readings = [  # (what the conversation is about, this message alone): what the window showed
+        (LabelEstimate("get_refund", 0.31), LabelEstimate("check_refund_policy", 0.9)),  # intent unclear
+        (LabelEstimate("get_refund", 0.6), LabelEstimate("recover_password", 0.51)),  # get refund
+        (None, LabelEstimate("track_order", 0.25)),  # before 0007 / no conversation intent: this message's own
+        (None, LabelEstimate("track_order", 0.8)),
+    ]
+    live = ConversationView()
+    qtbot.addWidget(live)
+    insights = []
+    with Journal(tmp_path / "journal.sqlite3") as journal:
+        journal.start_session(session)
+        for n, (goal, own) in enumerate(readings):
+            message = ChatMessage(session.id, Role.CUSTOMER, f"message {n}", created_at=1000.0 + n)
+            insight = _reading(goal, own, session.id, message.id, EscalationLevel.HIGH if n == 1 else EscalationLevel.LOW)
+            journal.record_message(message)
+            journal.record_insight(insight)
+            insights.append(insight)
+            live.add_message(Role.CUSTOMER, message.text, insight)
+        assert journal.flush(10)
+    shown_live = [line.removeprefix("Customer") for line in live.toPlainText().splitlines()
+                  if line.startswith("Customer")]
+    assert [line.split("·")[-1].strip() for line in shown_live] == [
+        "intent unclear", "escalation high", "intent unclear", "track order"]
+    panel = ReviewPanel([tmp_path / "journal.sqlite3"])
+    qtbot.addWidget(panel)
+    try:
+        panel.open_session(session.id)
+        replay = panel.replay.replay
+        assert replay is not None and len(replay.customer_turns) == 4
+        replayed = [line for line in panel.replay.transcript.toPlainText().splitlines() if line.startswith("Customer")]
+        for live_line, replay_line, turn, insight in zip(shown_live, replayed, replay.turns, insights):
+            assert live_line.strip() in replay_line  # word for word what the agent saw
+            assert insight_tag(insight) in turn_html(turn, 0)
+        assert "check refund policy" not in replayed[0] and "intent unclear" in replayed[0]
+        assert "get refund" in replayed[1] and "recover password" not in replayed[1]
     finally:
         panel.shutdown()

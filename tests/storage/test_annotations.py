@@ -310,6 +310,8 @@ def test_an_older_journal_is_upgraded_only_by_a_writer(journal, tmp_path):
     conn.commit()
     conn.close()
     assert AnnotationStore(path).annotations() == [] and AnnotationStore(path).latest_labels() == {}
+    with JournalReader(path) as reader:  # the report's reader: nothing annotated yet, and no error
+        assert reader.annotations(ids["sessions"][0]) == []
 
     def migrated() -> list[str]:
         from sqlite_utils import Database

@@ -179,7 +179,8 @@ def test_session_report_has_kpis_transcript_timeline_and_escapes_everything(jour
     page = _Page(html)
     assert page.kpis["agent"] == "dana" and page.kpis["customer_turns"] == "2"
     assert page.kpis["escalations"] == str(summary.escalations) and summary.escalations >= 1
-    assert page.kpis["peak_negative"] == f"{summary.peak_negative:.0%} ({summary.peak_emotion})"
+    assert page.kpis["peak_negative"] == f"{summary.peak_emotion} {summary.peak_negative:.0%}"  # "anger 94%"
+    assert summary.peak_emotion in ("anger", "disgust", "fear", "sadness")
     assert (page.kpis["suggestions"], page.kpis["used"]) == (str(summary.suggestions), "1")
     assert page.kpis["acceptance"] == f"{1 / summary.suggestions:.0%}"
     assert page.kpis["duration"].endswith(" s") and page.kpis["date"][:2] == "20"
@@ -201,6 +202,56 @@ def test_session_report_has_kpis_transcript_timeline_and_escapes_everything(jour
         ys = [float(point.split(",")[1]) for point in line.get("points").split()]
         assert ys == [pytest.approx(234 - 184 * i["emotion_probs"][emotion], abs=0.06) for i in insights]
     assert out.read_text(encoding="utf-8").startswith("<!DOCTYPE html>") and "Customer emotion" in html
+
+
+def _turn_html(html: str, event_id: str) -> str:
+    """The report's list item of one turn (up to the next turn, or the end of the transcript)."""
+    start = html.index(f'id="event-{event_id}"')
+    end = html.find('<li class="turn ', start)
+    return html[start:end if end >= 0 else html.index("<h2>Screenshots", start)]
+
+
+def test_the_report_shows_each_correction_beside_the_model_s_reading(journal, tmp_path, capsys):
+    from assist.app.cli.main import main as run_cli
+    from assist.storage.annotations import AnnotationStore
+    from assist.storage.svg import when
+    from support import copy_journal
+
+    path, ids = journal
+    copy = copy_journal(path, tmp_path / "annotated.sqlite3")
+    with JournalReader(copy) as reader:
+        first, second = reader.insights(ids[0])
+    maria, li = AnnotationStore(copy, "maria"), AnnotationStore(copy, "li")
+    sadness = maria.annotate(first["message_id"], "emotion", "sadness")
+    fear = li.annotate(first["message_id"], "emotion", "fear")  # corrects maria's correction
+    intent = maria.annotate(second["message_id"], "intent", "delete_account")
+    maria.comment(second["message_id"], "Threatens to leave <b>now</b>")
+    maria.comment(ids[0], "Handled well & calmly")
+    out = tmp_path / "report.html"
+    assert run_cli(["export", "report", "--db", str(copy), "--session", ids[0][:8], "--out", str(out)]) == 0
+    capsys.readouterr()
+    html = out.read_text(encoding="utf-8")
+    turn = _turn_html(html, first["message_id"])
+    model = f"{first['emotion']} {first['emotion_confidence']:.0%}"
+    # beside the model's reading of that message: what the model said, what it was corrected to, who and when
+    assert turn.index('class="badges"') < turn.index('class="corrections"')
+    assert turn.count('data-field="emotion"') == 2 and 'class="badge corrected">corrected emotion' in turn
+    assert (f'model: <span class="model">{model}</span> → supervisor: <b class="value">fear</b> by '
+            f'<span class="author">li</span> on <time>{when(fear.created_at)}</time>') in turn
+    replaced = turn[turn.index('class="correction replaced"'):]  # maria's sadness, corrected again by li
+    assert replaced.index("sadness") < replaced.index("maria") < replaced.index("replaced by a later correction")
+    assert when(sadness.created_at) in replaced and "li" not in replaced.split("</p>")[0]
+    later = _turn_html(html, second["message_id"])
+    assert (f'model: <span class="model">{second["intent"].replace("_", " ")} {second["intent_confidence"]:.0%}'
+            f'</span> → supervisor: <b class="value">delete account</b> by <span class="author">maria</span> on '
+            f"<time>{when(intent.created_at)}</time>") in later
+    assert "Threatens to leave &lt;b&gt;now&lt;/b&gt;" in later and "<b>now</b>" not in html  # escaped
+    assert "<h2>Supervisor comments</h2>" in html and "Handled well &amp; calmly" in html
+    assert html.count('class="corrections"') == 3 and "replaced" not in later
+    with JournalReader(copy) as reader:  # another session: nothing corrected, nothing shown
+        assert 'class="corrections"' not in session_report_html(reader, ids[1])
+    with JournalReader(path) as reader:  # nor in the original, which nobody annotated
+        assert 'class="corrections"' not in session_report_html(reader, ids[0])
 
 
 def test_team_summary_figures_match_the_session_list(journal, tmp_path):

@@ -36,7 +36,11 @@ COLUMNS = [("Started", "started"), ("Agent", "agent"), ("Length", "duration"), (
            ("Customer turns", "turns"), ("Peak negative", "peak_negative"), ("Escalations", "escalations"),
            ("Suggestions used", "acceptance")]
 PERIODS = {"All time": None, "Today": 1, "Last 7 days": 7, "Last 30 days": 30, "Last 90 days": 90}
+# "Angry": a customer turn read at least this much of one negative emotion (anger, disgust, fear or sadness: the
+# session's peak negative, SessionFilter.min_peak_negative); from 50% that emotion was the turn's top reading
 ANGRY_FROM, LOW_USE_UNDER, LONG_FROM_S = 0.5, 0.2, 600
+PEAK_HELP = ("Peak negative: the strongest single negative emotion (anger, disgust, fear or sadness) the model read "
+             "in any customer turn, with its probability")
 DEBOUNCE_MS = 250
 LIMIT = 500
 
@@ -61,6 +65,8 @@ class ReviewPanel(QWidget):
         self.period.addItems(list(PERIODS))
         self.escalated = QCheckBox("Escalations")
         self.angry = QCheckBox(f"Angry (≥ {ANGRY_FROM:.0%})")
+        self.angry.setToolTip(f"Sessions where a customer turn read {ANGRY_FROM:.0%} or more of one negative emotion "
+                              "(anger, disgust, fear or sadness)")
         self.low_use = QCheckBox(f"Low suggestion use (≤ {LOW_USE_UNDER:.0%})")
         self.long = QCheckBox(f"Long (≥ {LONG_FROM_S // 60} min)")
         self.export_button = QPushButton("Export…")
@@ -85,6 +91,9 @@ class ReviewPanel(QWidget):
         self.status.setWordWrap(True)
         self.table = QTableWidget(0, len(COLUMNS))
         self.table.setHorizontalHeaderLabels([c for c, _ in COLUMNS])
+        peak_header = self.table.horizontalHeaderItem([key for _, key in COLUMNS].index("peak_negative"))
+        if peak_header is not None:
+            peak_header.setToolTip(PEAK_HELP)
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
@@ -167,7 +176,7 @@ class ReviewPanel(QWidget):
             used = f"{s.used}/{s.suggestions}" + (f" ({s.acceptance:.0%})" if s.acceptance is not None else "")
             minutes, secs = divmod(int(s.duration_s), 60)
             cells = [dt.datetime.fromtimestamp(s.started_at).strftime("%Y-%m-%d %H:%M"), s.agent or "—",
-                     f"{minutes}:{secs:02d}", s.source, str(s.customer_turns), f"{s.peak_negative:.0%} {s.peak_emotion}",
+                     f"{minutes}:{secs:02d}", s.source, str(s.customer_turns), s.peak_text,
                      str(s.escalations), used]
             for c, text in enumerate(cells):
                 item = QTableWidgetItem(text)

@@ -10,9 +10,11 @@ from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QMouseEvent
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QSplitter, QTextBrowser, QVBoxLayout, QWidget
 
+from assist.gui.conversation import insight_tag
 from assist.gui.emotion_chart import EmotionTimeline
 from assist.gui.review.annotate import AnnotationBar
 from assist.pipeline.review import Replay, ReplayTurn
+from assist.storage.reader import stored_insight
 
 LEFT_MARGIN, RIGHT_MARGIN = 34, 8  # EmotionTimeline's plot margins
 
@@ -48,14 +50,8 @@ def turn_html(turn: ReplayTurn, number: int | None, index: int = 0) -> str:
         who = "Screenshot (text read from it)"
     anchor = f'<a name="ev-{index}"></a>' + (f'<a name="turn-{number}"></a>' if number is not None else "")
     tag = ""
-    insight = turn.insight
-    if insight is not None:
-        level = insight.get("escalation_level") or "low"
-        esc = f' · <span style="color:#b00">escalation {level}</span>' if level != "low" else ""
-        tag = (f" · {html.escape(str(insight.get('emotion', '')))} {float(insight.get('emotion_confidence') or 0):.0%}"
-               f" · {html.escape(str(insight.get('intent', '')).replace('_', ' '))}{esc}")
-    if insight is not None:
-        tag += f' · <a href="annotate:{index}">✎ correct</a>'
+    if turn.insight is not None:  # the reading as the agent saw it live: the same Insight, the same words
+        tag = insight_tag(stored_insight(turn.insight)) + f' &nbsp;·&nbsp; <a href="annotate:{index}">✎ correct</a>'
     bg = {"customer": "#f0f0f0", "agent": "#dcebff"}.get(turn.role, "#fff8e1")
     body = html.escape(turn.text).replace("\n", "<br/>") or "<i>(no words)</i>"
     lines = [f'{anchor}<table width="100%" cellpadding="6" style="background:{bg}; margin:4px 0"><tr><td>'
@@ -137,8 +133,8 @@ class ReplayView(QWidget):
         recording = f" · recording: {', '.join(p.name for p in replay.recording)}" if replay.recording else ""
         self.header.setText(
             f"<b>{html.escape(s.agent or 'unknown agent')}</b> · {_when(s.started_at)} · {_duration(s.duration_s)} · "
-            f"{html.escape(s.source)} · {s.customer_turns} customer turns · peak negative {s.peak_negative:.0%}"
-            f" ({html.escape(s.peak_emotion or '—')}) · escalations {s.escalations} · suggestions used {used}"
+            f"{html.escape(s.source)} · {s.customer_turns} customer turns · peak negative {html.escape(s.peak_text)}"
+            f" · escalations {s.escalations} · suggestions used {used}"
             f"<br/><span style='color:#666'>{html.escape(str(replay.journal))}{html.escape(recording)}</span>")
         blocks, number = [], 0
         for index, turn in enumerate(replay.turns):
