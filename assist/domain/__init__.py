@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -44,9 +44,24 @@ class EscalationLevel(StrEnum):
 
 
 class FeedbackAction(StrEnum):
-    INSERTED = "inserted"
-    COPIED = "copied"
+    INSERTED = "inserted"  # put in the message box: not yet used (the agent may still edit or delete it)
+    COPIED = "copied"  # to the clipboard, for another tool: counted as used
     DISMISSED = "dismissed"
+    SENT = "sent"  # the inserted reply was sent as it was
+    EDITED_SENT = "edited_sent"  # the inserted reply was sent after the agent edited it
+
+
+USED_ACTIONS = (FeedbackAction.SENT.value, FeedbackAction.EDITED_SENT.value, FeedbackAction.COPIED.value)
+
+
+def used_suggestions(feedback: Iterable[tuple[str, str]]) -> dict[str, str]:
+    """Suggestion id -> how it was used, from (suggestion id, action) pairs in the order recorded: sent (as it was
+    or edited) or copied. A session recorded before Assist told inserting from sending (no "sent" or "edited_sent"
+    at all) counts its inserted replies as used, as it did then."""
+    rows = list(feedback)
+    told_apart = any(action in (FeedbackAction.SENT, FeedbackAction.EDITED_SENT) for _, action in rows)
+    used = USED_ACTIONS if told_apart else (*USED_ACTIONS, FeedbackAction.INSERTED.value)
+    return {suggestion: action for suggestion, action in rows if action in used}
 
 
 @dataclass(frozen=True)
@@ -201,8 +216,10 @@ __all__ = [
     "LabelEstimate",
     "Role",
     "ScreenEntity",
+    "USED_ACTIONS",
     "Session",
     "Suggestion",
+    "used_suggestions",
 ]
 
 

@@ -128,6 +128,8 @@ class MainWindow(QMainWindow):
         self.suggestions = SuggestionsPanel()
         self.suggestions.inserted.connect(self.insert_reply)
         self.suggestions.action.connect(self.feedback_given)
+        self.suggestions.action.connect(self._note_insert)
+        self.pending_insert: tuple[str, str] | None = None  # (suggestion id, text) put in the box, not yet sent
         self.next_step = NextActionPanel()
         self.next_box = QGroupBox("Next step (from the team's procedures)")
         QVBoxLayout(self.next_box).addWidget(self.next_step)
@@ -318,7 +320,23 @@ class MainWindow(QMainWindow):
             return
         self.input.clear()
         self.send_requested.emit(self.role.value, text)
+        self._settle_insert(text)
         self.set_role(Role.CUSTOMER)  # a reply sent is the agent's; the next pasted or typed message the customer's
+
+    def _note_insert(self, suggestion_id: str, action: str) -> None:
+        if action == "inserted":
+            self.pending_insert = (suggestion_id, self.input.toPlainText())
+
+    def _settle_insert(self, sent: str) -> None:
+        """An inserted reply counts as used only once it is sent: as it was ("sent"), or edited but still mostly
+        the reply ("edited_sent"); rewritten or deleted, it is not counted."""
+        if self.pending_insert is None:
+            return
+        suggestion_id, inserted = self.pending_insert
+        self.pending_insert = None
+        action = sent_action(inserted, sent)
+        if action:
+            self.feedback_given.emit(suggestion_id, action)
 
     def insert_reply(self, text: str) -> None:
         self.set_role(Role.AGENT)
@@ -357,6 +375,7 @@ class MainWindow(QMainWindow):
         self.suggestions.clear_draft()
         self.next_step.show_checklist(None)
         self.input.clear()
+        self.pending_insert = None
         self.set_role(Role.CUSTOMER)
 
     def on_message(self, message: ChatMessage) -> None:
@@ -487,6 +506,21 @@ class MainWindow(QMainWindow):
         log.warning("shown to user: %s", message)
         self.banner.setText(f"⚠ {message}  (click to hide)")
         self.banner.show()
+
+
+EDITED_KEEPS = 0.5  # share of the inserted reply's words still in the message sent for it to count as edited
+
+
+def sent_action(inserted: str, sent: str) -> str:
+    """"sent" when the message is the inserted reply, "edited_sent" when it keeps at least half of its words,
+    "" when the agent rewrote it."""
+    if " ".join(inserted.split()) == " ".join(sent.split()):
+        return "sent"
+    words = [w.lower().strip(".,!?;:") for w in inserted.split()]
+    kept = set(w.lower().strip(".,!?;:") for w in sent.split())
+    if words and sum(w in kept for w in words) / len(words) >= EDITED_KEEPS:
+        return "edited_sent"
+    return ""
 
 
 def _spoken_at(message: ChatMessage | None) -> float | None:

@@ -12,12 +12,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from assist.domain import used_suggestions
 from assist.storage import StorageError
 from assist.storage.reader import JournalReader
 from assist.storage.review import SearchHit, SessionFilter, SessionSummary
 
 NEGATIVE = ("anger", "disgust", "fear", "sadness")
-USED = ("inserted", "copied")
 
 
 @dataclass(frozen=True)
@@ -129,7 +129,7 @@ class ReviewSource:
                 continue
             insights = {row["message_id"]: row for row in reader.insights(session_id)}
             notes = _annotation_notes(path, session_id)
-            used = {row["suggestion_id"] for row in reader.feedback(session_id) if row["action"] in USED}
+            used = set(used_suggestions((row["suggestion_id"], row["action"]) for row in reader.feedback(session_id)))
             turns = []
             for event in reader.events(session_id):
                 insight = insights.get(event["id"])

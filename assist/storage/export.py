@@ -21,14 +21,15 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any, TextIO
 
-from assist.domain import EKMAN_EMOTIONS
+from assist.domain import EKMAN_EMOTIONS, used_suggestions
+from assist.domain import USED_ACTIONS as _USED
 from assist.storage.annotations import LABEL_FIELDS, Annotation
 from assist.storage.errors import StorageError, UnknownSession
 from assist.storage.reader import JournalReader
 from assist.storage.review import SessionFilter, SessionSummary
 from assist.storage.svg import duration_text, esc, kpi_cards, page_html, percent, svg_bar_chart, svg_line_chart, when
 
-USED_ACTIONS = ("inserted", "copied")  # what counts as a suggestion used (as in the session_stats trigger)
+USED_ACTIONS = _USED  # what counts as a suggestion used: sent (as is or edited) or copied (domain.used_suggestions)
 CSV_COLUMNS = (
     "session_id", "agent", "session_started", "event_id", "time", "kind", "role", "text", "emotion",
     "emotion_confidence", "sentiment", "sentiment_confidence", "intent", "intent_confidence", "escalation_level",
@@ -83,8 +84,9 @@ class SessionRecord:
 
     @property
     def used_ids(self) -> dict[str, str]:
-        """Suggestion id -> the action that used it (inserted or copied)."""
-        return {f["suggestion_id"]: f["action"] for f in self.feedback if f["action"] in USED_ACTIONS}
+        """Suggestion id -> the action that used it (sent, edited and sent, or copied; inserted in a journal from before
+        Assist told inserting from sending)."""
+        return used_suggestions((f["suggestion_id"], f["action"]) for f in self.feedback)
 
     def insight_of(self) -> dict[str, dict[str, Any]]:
         """Event id -> the Insight on that (customer) event."""

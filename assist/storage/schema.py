@@ -264,6 +264,21 @@ def _peak_one_negative_emotion(db: Database) -> None:
         db.execute(sql)
 
 
+@migrations(name="0009_used_means_sent")
+def _used_means_sent(db: Database) -> None:
+    """A suggestion counts as used when it was sent (as it was, or after the agent edited it) or copied to another
+    tool, not when it was only put in the message box (the agent may delete it). Sessions already recorded keep
+    their figure (they were recorded when inserting counted)."""
+    for sql in (
+        "DROP TRIGGER session_stats_feedback",
+        "CREATE TRIGGER session_stats_feedback AFTER INSERT ON feedback "
+        "WHEN new.action IN ('sent', 'edited_sent', 'copied') "
+        "BEGIN INSERT INTO session_stats (session_id, used) VALUES (new.session_id, 1) "
+        "ON CONFLICT(session_id) DO UPDATE SET used = used + 1; END",
+    ):
+        db.execute(sql)
+
+
 def apply_migrations(db: Database) -> list[str]:
     """Apply pending migrations; return the names that were applied now."""
     pending = [migration.name for migration in migrations.pending(db)]

@@ -392,3 +392,42 @@ def test_start_session_is_available_before_the_call_models_load(qtbot, build, en
     release.set()
     qtbot.waitUntil(lambda: "speech model is not installed" in window.banner.text(), timeout=10000)
     worker.later_thread.join(5)
+
+
+def test_an_inserted_reply_counts_as_used_only_once_it_is_sent(qtbot, app_parts):
+    """Issue 17 (12): inserted, then sent as it was -> "sent"; edited but mostly kept -> "edited_sent"; rewritten
+    -> nothing beyond "inserted"."""
+    from assist.gui.main_window import sent_action
+
+    assert sent_action("Hello there, order 1 shipped.", "Hello  there, order 1 shipped.") == "sent"
+    assert sent_action("Your order shipped today and arrives Monday.", "Good news: your order shipped today, "
+                       "it arrives Monday!") == "edited_sent"
+    assert sent_action("Your order shipped today and arrives Monday.", "Let me check with the carrier.") == ""
+    window, worker, journal = app_parts
+
+    def actions():
+        return [(fb.suggestion_id, fb.action.value) for (fb,) in journal.named("record_feedback")]
+
+    (insight,) = send(qtbot, window, worker, Role.CUSTOMER, "I forgot my password")
+    first = insight.suggestions[0]
+    qtbot.keyClick(window, Qt.Key.Key_1, Qt.KeyboardModifier.AltModifier)
+    qtbot.keyClick(window.input, Qt.Key.Key_Return, Qt.KeyboardModifier.ControlModifier)
+    qtbot.waitUntil(lambda: len(actions()) == 2, timeout=5000)
+    assert actions() == [(first.id, "inserted"), (first.id, "sent")]
+    (insight,) = send(qtbot, window, worker, Role.CUSTOMER, "it still doesn't work")
+    qtbot.keyClick(window, Qt.Key.Key_1, Qt.KeyboardModifier.AltModifier)
+    window.input.setPlainText("One moment, let me look.")  # the agent rewrote it
+    qtbot.keyClick(window.input, Qt.Key.Key_Return, Qt.KeyboardModifier.ControlModifier)
+    qtbot.waitUntil(lambda: "let me look" in window.conversation.toPlainText(), timeout=10000)
+    qtbot.wait(200)
+    assert actions()[2:] == [(insight.suggestions[0].id, "inserted")]
+
+
+def test_used_suggestions_mean_sent_or_copied_and_old_journals_keep_their_meaning():
+    from assist.domain import used_suggestions
+
+    assert used_suggestions([("a", "inserted"), ("a", "sent"), ("b", "inserted"), ("c", "copied"),
+                             ("d", "inserted"), ("d", "edited_sent")]) == {"a": "sent", "c": "copied",
+                                                                           "d": "edited_sent"}
+    assert used_suggestions([("a", "inserted"), ("b", "copied"), ("c", "dismissed")]) == {"a": "inserted",
+                                                                                          "b": "copied"}

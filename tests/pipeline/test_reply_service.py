@@ -51,14 +51,14 @@ def test_an_agent_who_keeps_inserting_the_third_reply_sees_it_rise_to_the_top(ma
                 "I want my money back for the jacket.", "I want my money back for the jacket, thanks"]
     first = controller.submit("customer", messages[0]).insight
     favourite = first.suggestions[2].kb_entry_id
-    controller.feedback(first.suggestions[2].id, "inserted")
+    controller.feedback(first.suggestions[2].id, "sent")
     ranks = []
     for text in messages[1:]:
         insight = controller.submit("customer", text).insight
         keys = [s.kb_entry_id for s in insight.suggestions]
         ranks.append(keys.index(favourite) + 1 if favourite in keys else 4)
         if favourite in keys:
-            controller.feedback(insight.suggestions[keys.index(favourite)].id, "inserted")
+            controller.feedback(insight.suggestions[keys.index(favourite)].id, "sent")
     # it was third before the agent's choices; it rises to the top and stays there (how many choices that takes
     # depends on how far behind it started: one or two with the shipped models)
     assert ranks.count(1) >= 3 and ranks[-3:] == [1, 1, 1] and max(ranks) <= 3, ranks
@@ -82,7 +82,7 @@ def test_feedback_history_is_read_back_from_the_journal(macro_engines, tmp_path)
     controller.start_session()
     insight = controller.submit("customer", "I want a refund for my jacket").insight
     chosen = insight.suggestions[1]
-    controller.feedback(chosen.id, "inserted")
+    controller.feedback(chosen.id, "sent")
     controller.feedback(insight.suggestions[0].id, "dismissed")
     controller.end_session()
     assert journal.close()

@@ -71,8 +71,8 @@ def simulate(matcher: MacroMatcher, agent: dict, act: str, key: str, messages: l
         ranked = rank_replies(candidates(matcher, refund_context(message)), refund_context(message), agent)
         for shown in ranked[:3]:
             record_feedback(agent, shown.key, "shown", "get_refund")
-        if act == FeedbackAction.INSERTED or key in [r.key for r in ranked[:3]]:
-            record_feedback(agent, key, act, "get_refund")  # inserted: from a card or picked from the bank
+        if act == FeedbackAction.SENT or key in [r.key for r in ranked[:3]]:
+            record_feedback(agent, key, act, "get_refund")  # sent: from a card or picked from the bank
         held_out = rank_replies(candidates(matcher, refund_context(HELD_OUT)), refund_context(HELD_OUT), agent)
         ranks.append(rank_of(key, held_out))
     return ranks
@@ -84,7 +84,7 @@ def test_repeatedly_accepted_macro_rises_to_first(matcher: MacroMatcher) -> None
     target = next(r for r in start if r.candidate.source_title == "Exchange for another size")
     assert target.rank >= 3
     agent: dict[str, dict[str, int]] = {}
-    ranks = [target.rank, *simulate(matcher, agent, FeedbackAction.INSERTED, target.key, REFUND_MESSAGES)]
+    ranks = [target.rank, *simulate(matcher, agent, FeedbackAction.SENT, target.key, REFUND_MESSAGES)]
     n_to_first = ranks.index(1)
     assert 2 <= n_to_first <= 5, ranks  # learns within a few messages, but not from a single click
     assert ranks == sorted(ranks, reverse=True) and set(ranks[n_to_first:]) == {1}, ranks  # rises, then stays

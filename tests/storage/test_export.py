@@ -57,6 +57,7 @@ def journal(tmp_path_factory, engines):
             controller.submit("agent", f"Let me look into that for you {SCRIPT}.")
             if agent == "ali" or (len(ids) == 1 and index == 0):
                 controller.feedback(turn.insight.suggestions[0].id, "inserted")
+                controller.feedback(turn.insight.suggestions[0].id, "sent")
             elif len(ids) == 1:
                 controller.feedback(turn.insight.suggestions[1].id, "dismissed")
         if len(ids) == 1:
@@ -118,7 +119,7 @@ def test_csv_has_one_row_per_event_with_the_customer_turns_reading(journal, tmp_
         assert export_sessions(reader, ids, out, "csv") == out
         expected = [(sid, event) for sid in ids for event in reader.events(sid)]
         insights = {i["message_id"]: i for sid in ids for i in reader.insights(sid)}
-        used = {f["suggestion_id"] for sid in ids for f in reader.feedback(sid) if f["action"] == "inserted"}
+        used = {f["suggestion_id"] for sid in ids for f in reader.feedback(sid) if f["action"] == "sent"}
         sessions = {s["id"]: s for s in reader.sessions()}
     with out.open(encoding="utf-8-sig", newline="") as handle:
         rows = list(csv.DictReader(handle))
@@ -191,7 +192,7 @@ def test_session_report_has_kpis_transcript_timeline_and_escapes_everything(jour
         assert (event["text"].replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")) in html
     assert "Order A-1234 status: DELAYED &amp; &lt;b&gt;held&lt;/b&gt;" in html and "shot-0001.png" in html
     assert html.count('class="turn customer"') == 2 and html.count('class="turn agent"') == 2  # screenshot apart
-    assert html.count('<li class="used">') == 1 and "· inserted" in html
+    assert html.count('<li class="used">') == 1 and "· sent" in html
     assert f'escalation {insights[1]["escalation_level"]}' in html and insights[0]["intent"] in html
     # the timeline: one polyline per Ekman emotion, one point per customer turn
     (svg,) = _svgs(html)

@@ -43,8 +43,9 @@ def journal_path(tmp_path_factory, engines):
         for text in texts:
             turn = controller.submit("customer", text)
             controller.submit("agent", "Let me look into that for you.")
-            if agent == "ali":  # this agent uses the first suggestion every time
+            if agent == "ali":  # this agent uses the first suggestion every time: inserts it, then sends it
                 controller.feedback(turn.insight.suggestions[0].id, "inserted")
+                controller.feedback(turn.insight.suggestions[0].id, "sent")
         controller.end_session()
     assert journal.flush(30)
     journal.close()
@@ -236,7 +237,7 @@ def test_a_journal_from_before_0008_shows_the_same_peak_and_is_upgraded_when_wri
     assert (old.peak_emotion, old.peak_negative) == ("sadness", pytest.approx(0.6))
     assert hashlib.sha256(path.read_bytes()).hexdigest() == before
     with Journal(path) as journal:  # Assist opens it for writing: 0008 rebuilds the stored figures
-        assert journal.migrations_applied == [PEAK_MIGRATION]
+        assert journal.migrations_applied == [PEAK_MIGRATION, "0009_used_means_sent"]
         angry = ChatMessage(session_id=session.id, role=Role.CUSTOMER, text="and nobody answers", created_at=1002.0)
         journal.record_message(angry)
         journal.record_insight(Insight(session.id, angry.id, EmotionEstimate({"anger": 0.7, "sadness": 0.3}),

@@ -222,7 +222,7 @@ def test_search_uses_full_text_index(open_journal: Callable[..., Journal], tmp_p
 
 ALL_MIGRATIONS = ["0001_initial", "0002_events_fts", "0003_insight_contributions", "0004_live_capture",
                   "0005_session_stats", "0006_annotations", "0007_conversation_intent",
-                  "0008_peak_one_negative_emotion"]
+                  "0008_peak_one_negative_emotion", "0009_used_means_sent"]
 
 
 def test_migrations_recorded_and_not_reapplied(open_journal: Callable[..., Journal], tmp_path: Path) -> None:
@@ -257,7 +257,7 @@ def test_a_journal_from_the_previous_release_is_upgraded_without_loss(tmp_path: 
     journal = Journal(path)
     assert journal.migrations_applied == ["0003_insight_contributions", "0004_live_capture", "0005_session_stats",
                                           "0006_annotations", "0007_conversation_intent",
-                                          "0008_peak_one_negative_emotion"]
+                                          "0008_peak_one_negative_emotion", "0009_used_means_sent"]
     journal.close()
     with sqlite3.connect(path) as conn:
         assert conn.execute("SELECT id FROM sessions").fetchall() == [("s1",)]

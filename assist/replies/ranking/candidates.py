@@ -42,7 +42,8 @@ UPSET_MIN = 0.35
 _EMPATHY = re.compile(r"\b(sorry|apologi[sz]e|apologies|understand (?:your|how|that)|frustrat\w*|i hear you|"
                       r"that must be|i can imagine)\b", re.IGNORECASE)
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s")
-ACTION_COUNTS = {"shown": "shown", "accepted": "accepted", "inserted": "accepted", "copied": "accepted",
+# inserting alone says nothing yet (the agent may delete it): what was sent, edited and sent, or copied counts
+ACTION_COUNTS = {"shown": "shown", "accepted": "accepted", "inserted": "inserted", "copied": "accepted",
                  "sent": "accepted", "edited": "edited", "edited_sent": "edited", "dismissed": "dismissed"}
 
 
