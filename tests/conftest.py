@@ -47,7 +47,7 @@ class RecordingJournal:
 
     def __getattr__(self, name: str):
         if name in {"start_session", "record_message", "record_insight", "record_feedback", "end_session",
-                    "record_capture_stats"}:
+                    "record_capture_stats", "record_role_correction"}:
             return lambda *args: self.calls.append((name, args))
         raise AttributeError(name)
 

@@ -193,6 +193,8 @@ def connect(window: Any, worker: Any) -> None:
     worker.session_ended.connect(window.on_session_ended)
     worker.message_recorded.connect(window.on_message)
     worker.insight_ready.connect(window.on_insight)
+    window.role_correction_requested.connect(worker.request_correct_role)
+    worker.role_corrected.connect(window.on_role_corrected)
     worker.error.connect(window.show_error)
     panel = window.call_panel
     panel.start_requested.connect(worker.request_call_start)

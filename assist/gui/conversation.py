@@ -5,7 +5,7 @@ from __future__ import annotations
 import html
 from collections.abc import Sequence
 
-from PySide6.QtCore import QUrl
+from PySide6.QtCore import QUrl, Signal
 from PySide6.QtGui import QTextCursor
 from PySide6.QtWidgets import QTextBrowser, QWidget
 
@@ -42,14 +42,41 @@ _BUBBLE = (
 
 
 class ConversationView(QTextBrowser):
+    role_change_requested = Signal(str, str)  # message id, the role the agent says it really was
+
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setOpenLinks(False)
         self.setPlaceholderText("Start a session, then type or paste what the customer writes.")
         self.count = 0
+        self.spans: list[tuple[int, int, str, Role]] = []  # (first block, last block, message id, role) per bubble
 
-    def add_message(self, role: Role, text: str, insight: Insight | None = None, spoken_at: float | None = None) -> None:
-        """``spoken_at``: seconds into the call when the turn was spoken (None for typed chat)."""
+    def message_at(self, position) -> tuple[str, Role] | None:
+        """The message (id, role) of the bubble at a point of the view, or None (a screenshot, empty space)."""
+        block = self.cursorForPosition(position).blockNumber()
+        for first, last, message_id, role in self.spans:
+            if first <= block <= last and message_id:
+                return message_id, role
+        return None
+
+    def contextMenuEvent(self, event) -> None:  # noqa: N802 - Qt's name
+        """Right-click a message: say who really said it (the analysis is redone and the journal records it)."""
+        menu = self.createStandardContextMenu()
+        found = self.message_at(event.pos())
+        if found is not None:
+            message_id, role = found
+            other = Role.AGENT if role is Role.CUSTOMER else Role.CUSTOMER
+            menu.addSeparator()
+            action = menu.addAction(f"This was said by the {other.value}")
+            action.setToolTip("Correct the speaker: the message is read again and the correction is recorded")
+            action.triggered.connect(lambda: self.role_change_requested.emit(message_id, other.value))
+        menu.exec(event.globalPos())
+
+    def add_message(self, role: Role, text: str, insight: Insight | None = None, spoken_at: float | None = None,
+                    message_id: str = "") -> None:
+        """``spoken_at``: seconds into the call when the turn was spoken (None for typed chat); ``message_id`` lets
+        the agent correct the speaker from the bubble's context menu."""
+        first = self.document().blockCount()
         shown = text if len(text) <= MAX_SHOWN_CHARS else text[:MAX_SHOWN_CHARS] + f" … [{len(text):,} characters]"
         body = html.escape(shown).replace("\n", "<br/>") or "<i>(no words recognised)</i>"
         tag = insight_tag(insight) if insight is not None else ""
@@ -64,6 +91,7 @@ class ConversationView(QTextBrowser):
             tag=tag,
             text=body,
         ))
+        self.spans.append((first, self.document().blockCount() - 1, message_id, role))
         self.count += 1
         self.moveCursor(QTextCursor.MoveOperation.End)
         self.ensureCursorVisible()
@@ -83,3 +111,4 @@ class ConversationView(QTextBrowser):
     def clear_conversation(self) -> None:
         self.clear()
         self.count = 0
+        self.spans = []

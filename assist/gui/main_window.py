@@ -52,6 +52,7 @@ class MainWindow(QMainWindow):
     feedback_given = Signal(str, str)  # suggestion id, action
     insight_shown = Signal(object)  # emitted on the GUI thread once every panel shows the Insight
     agent_changed = Signal(str, str)  # name, team: set in Settings or at the first start (the app saves them)
+    role_correction_requested = Signal(str, str)  # message id, role: the agent corrected who said a message
 
     def __init__(self) -> None:
         super().__init__()
@@ -63,6 +64,8 @@ class MainWindow(QMainWindow):
         self.insights: list[Insight] = []
         self.messages: dict[str, ChatMessage] = {}
         self.agent_name, self.team = "", ""
+        self.bubbles: list[tuple[str, object]] = []  # what the conversation shows, in order: ("message", id) or
+        # ("screenshot", result), so it can be drawn again after a correction
         self._build()
         self._shortcuts()
         self.set_session(None)
@@ -77,6 +80,7 @@ class MainWindow(QMainWindow):
 
         self.call_panel = CallPanel()
         self.conversation = ConversationView()
+        self.conversation.role_change_requested.connect(self.role_correction_requested)
         self.input = QPlainTextEdit()
         self.input.setPlaceholderText("Type or paste a message (Ctrl+Enter to send, Ctrl+T to switch speaker)")
         self.input.setMaximumHeight(90)
@@ -353,6 +357,7 @@ class MainWindow(QMainWindow):
             self.timeline.clear()
             self.insights = []
             self.messages = {}
+            self.bubbles = []
             redaction = "PII redaction on" if session.redaction_enabled else "PII redaction OFF"
             self.session_label.setText(f"  Session {session.id[:8]} · {redaction}")
         else:
@@ -383,15 +388,25 @@ class MainWindow(QMainWindow):
         if message.kind is EventKind.SCREENSHOT:
             return  # shown with its thumbnail by on_screenshot
         if message.role is Role.AGENT:  # customer bubbles are drawn with their insight
-            self.conversation.add_message(message.role, message.text, spoken_at=_spoken_at(message))
+            self.conversation.add_message(message.role, message.text, spoken_at=_spoken_at(message),
+                                          message_id=message.id)
+            self.bubbles.append(("message", message.id))
 
     def on_insight(self, insight: Insight) -> None:
         self.insights.append(insight)
         message = self.messages.get(insight.message_id)
         spoken_at = _spoken_at(message)
-        self.conversation.add_message(Role.CUSTOMER, message.text if message else "", insight, spoken_at=spoken_at)
+        self.conversation.add_message(Role.CUSTOMER, message.text if message else "", insight, spoken_at=spoken_at,
+                                      message_id=insight.message_id)
+        self.bubbles.append(("message", insight.message_id))
         if spoken_at is not None:
             self.call_panel.clear_partial()
+        self.timeline.add_point(insight.emotion.probabilities)
+        self._show_reading(insight)
+        self.insight_shown.emit(insight)
+
+    def _show_reading(self, insight: Insight) -> None:
+        """The panels (badges, why, bars, suggestions, notes) for a customer turn's Insight."""
         emotion = insight.emotion
         self.emotion_badge.setText(f"emotion: {emotion.label} {emotion.confidence:.0%}")
         drivers = insight.contributions.get("emotion", {})
@@ -412,16 +427,44 @@ class MainWindow(QMainWindow):
         reasons = ", ".join(insight.escalation.reasons)
         self.escalation_reasons.setText(f"Why: {reasons}" if reasons else "")
         self.bars.set_distribution(emotion.probabilities)
-        self.timeline.add_point(emotion.probabilities)
         self.suggestions.set_suggestions(insight.suggestions)
         self.tools.on_insight_shown(insight.message_id)
         self.notes.setText(" ".join(insight.notes))
-        self.insight_shown.emit(insight)
+
+    def on_role_corrected(self, message: ChatMessage, insight: Insight | None) -> None:
+        """The worker read a message again after the agent corrected its speaker: draw the conversation again and,
+        when the corrected turn is the customer's latest, show its reading."""
+        self.messages[message.id] = message
+        self.insights = [i for i in self.insights if i.message_id != message.id]
+        if insight is not None:
+            self.insights.append(insight)
+        by_message = {i.message_id: i for i in self.insights}
+        self.conversation.clear_conversation()
+        self.timeline.clear()
+        latest: Insight | None = None
+        for kind, item in self.bubbles:
+            if kind == "screenshot":
+                self.conversation.add_screenshot(str(getattr(item, "path", "")), getattr(item, "entities", []),
+                                                 getattr(item, "note", ""))
+                continue
+            shown = self.messages.get(str(item))
+            if shown is None:
+                continue
+            reading = by_message.get(shown.id) if shown.role is Role.CUSTOMER else None
+            self.conversation.add_message(shown.role, shown.text, reading, spoken_at=_spoken_at(shown),
+                                          message_id=shown.id)
+            if reading is not None:
+                self.timeline.add_point(reading.emotion.probabilities)
+                latest = reading
+        if latest is not None:
+            self._show_reading(latest)
+        self.on_status(f"The message is now the {message.role.value}'s; the correction is in the journal.")
 
     def on_screenshot(self, result: object) -> None:
         """A screenshot was read: show its thumbnail and what was found on it."""
         self.conversation.add_screenshot(str(getattr(result, "path", "")), getattr(result, "entities", []),
                                          getattr(result, "note", ""))
+        self.bubbles.append(("screenshot", result))
 
     def on_draft(self, update: object) -> None:
         """The local language model's draft for a customer message, as it streams in."""

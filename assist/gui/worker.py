@@ -61,6 +61,8 @@ class PipelineWorker(QObject, CaptureSlots):
     draft_update = Signal(object)  # assist.pipeline.drafts.DraftUpdate, emitted from the drafting thread
     request_reload_macros = Signal()
     request_agent = Signal(str)  # the agent's name changed (Settings, first start): the next sessions record it
+    request_correct_role = Signal(str, str)  # message id, role: the agent corrected who said a message
+    role_corrected = Signal(object, object)  # the corrected ChatMessage, its new Insight (None for the agent's)
 
     def __init__(self, load_engines: Callable[[ProgressState], Any],
                  make_controller: Callable[[Any], Any],
@@ -79,6 +81,7 @@ class PipelineWorker(QObject, CaptureSlots):
         self.request_end.connect(self.end_session)
         self.request_reload_macros.connect(self.reload_macros)
         self.request_agent.connect(self.set_agent)
+        self.request_correct_role.connect(self.correct_role)
         self.agent = ""
         self._init_capture()
 
@@ -117,6 +120,20 @@ class PipelineWorker(QObject, CaptureSlots):
         for note in notes:
             self.error.emit(note)
         log.info("startup: call models ready %.2f s after launch", seconds_since_start())
+
+    @Slot(str, str)
+    def correct_role(self, message_id: str, role: str) -> None:
+        """Read a message again as said by ``role``; the journal records the correction."""
+        if not self._check_ready():
+            return
+        try:
+            turn = self.controller.correct_role(message_id, role)
+        except Exception as exc:  # SessionError, BadInput: words for the agent; the app goes on
+            if exc.__class__.__name__ not in {"SessionError", "BadInput"}:
+                log.error("speaker correction failed: %s", traceback.format_exc())
+            self.error.emit(str(exc))
+            return
+        self.role_corrected.emit(turn.message, turn.insight)
 
     @Slot(str)
     def set_agent(self, name: str) -> None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
 import numpy as np
@@ -48,6 +48,8 @@ class JournalLike(Protocol):
     def end_session(self, session_id: str, ended_at: float | None = None) -> None: ...
 
     def record_capture_stats(self, session_id: str, stats: dict[str, Any]) -> None: ...
+
+    def record_role_correction(self, message_id: str, role: str, at: float | None = None) -> None: ...
 
 
 class ReplyRanker(Protocol):
@@ -169,6 +171,32 @@ class SessionController:
                 turn.features = None
         self.history.append(turn)
         return turn
+
+    def correct_role(self, message_id: str, role: Role | str) -> Turn:
+        """The agent says a message of this session was said by the other side: the journal records the correction,
+        and the turn is read again: as the customer's (an Insight, with the conversation before it) or as the
+        agent's (its Insight no longer counts). Raises SessionError for a message not in this session."""
+        role = Role(role)
+        index = next((i for i, t in enumerate(self.history) if t.message.id == message_id), None)
+        if self.session is None or index is None:
+            raise SessionError("That message is not in the current session.")
+        turn = self.history[index]
+        if turn.message.role is role or turn.message.kind is EventKind.SCREENSHOT:
+            return turn
+        message = replace(turn.message, role=role)
+        self._journal("record_role_correction", message_id, role.value, time.time())
+        corrected = Turn(message)
+        later, self.history = self.history, self.history[:index]  # read with what came before it
+        try:
+            if role is Role.CUSTOMER and message.text:
+                corrected.insight, corrected.features = self._analyse(message, [], None)
+                self._journal("record_insight", corrected.insight)
+            elif self.engines.fusion is not None and message.text:
+                corrected.features = self.engines.text.analyze([message.text])[0].features
+        finally:
+            self.history = later
+        self.history[index] = corrected
+        return corrected
 
     def set_screen(self, features: np.ndarray | None, entities: Sequence[ScreenEntity]) -> None:
         """The latest screenshot: its features join the next customer turns read by the fusion model."""

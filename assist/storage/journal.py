@@ -68,6 +68,11 @@ class Journal:
         """Queue what the agent did with a suggestion."""
         self._writer.submit(rows.feedback_op(fb))
 
+    def record_role_correction(self, message_id: str, role: str, at: float | None = None) -> None:
+        """Queue a correction of who said a message (the agent fixed the speaker switch afterwards): the event's role
+        changes and its meta records the former role and when (``role_corrected``)."""
+        self._writer.submit(rows.role_correction_op(message_id, role, time.time() if at is None else at))
+
     def record_capture_stats(self, session_id: str, stats: dict[str, Any]) -> None:
         """Queue the call-capture statistics of a session (per channel: seconds, overflows, drops, errors)."""
         self._writer.submit(rows.capture_stats_op(session_id, stats))

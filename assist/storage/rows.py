@@ -118,6 +118,15 @@ def _scrub_words(words: Any, redaction: bool) -> Any:
     return [[clean_text(w[0]), w[1], w[2]] for w in words]
 
 
+# the speaker of a message, corrected by the agent: the event's role changes and its meta keeps what it was and when
+CORRECT_ROLE = ("UPDATE events SET role = ?, meta = json_set(coalesce(meta, '{}'), '$.role_corrected', "
+                "json_object('from', role, 'at', ?)) WHERE id = ?")
+
+
+def role_correction_op(message_id: str, role: str, at: float) -> WriteOp:
+    return WriteOp(f"speaker of {message_id}", ((CORRECT_ROLE, (clean_text(role), float(at), message_id)),))
+
+
 def capture_stats_op(session_id: str, stats: dict[str, Any]) -> WriteOp:
     return WriteOp(f"capture statistics of {session_id}", ((CAPTURE_STATS, (to_json(stats), session_id)),))
 

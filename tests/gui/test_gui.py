@@ -431,3 +431,29 @@ def test_used_suggestions_mean_sent_or_copied_and_old_journals_keep_their_meanin
                                                                            "d": "edited_sent"}
     assert used_suggestions([("a", "inserted"), ("b", "copied"), ("c", "dismissed")]) == {"a": "inserted",
                                                                                           "b": "copied"}
+
+
+def test_the_speaker_of_a_message_can_be_corrected_afterwards(qtbot, app_parts):
+    """Issue 17 (2): a customer message sent as the agent's (the switch was left on Agent) is corrected from its
+    bubble: it is read as the customer's (an Insight), the journal records the correction, and back again."""
+    window, worker, journal = app_parts
+    window.set_role(Role.AGENT)
+    window.input.setPlainText("my parcel never arrived and I'm really upset")
+    qtbot.keyClick(window.input, Qt.Key.Key_Return, Qt.KeyboardModifier.ControlModifier)
+    qtbot.waitUntil(lambda: "never arrived" in window.conversation.toPlainText(), timeout=10000)
+    (message_id, role), = [(m, r) for _, _, m, r in window.conversation.spans]
+    assert role is Role.AGENT and not window.insights
+    middle = window.conversation.cursorRect(window.conversation.textCursor()).center()
+    assert window.conversation.message_at(middle) in (None, (message_id, Role.AGENT))  # found by position
+    window.conversation.role_change_requested.emit(message_id, "customer")
+    qtbot.waitUntil(lambda: len(window.insights) == 1, timeout=10000)
+    assert window.insights[0].message_id == message_id
+    assert window.emotion_badge.text().startswith("emotion: ")
+    assert [(m, r) for _, _, m, r in window.conversation.spans] == [(message_id, Role.CUSTOMER)]
+    assert journal.named("record_role_correction")[0][:2] == (message_id, "customer")
+    assert journal.named("record_insight")[-1][0].message_id == message_id
+    window.conversation.role_change_requested.emit(message_id, "agent")  # and back
+    qtbot.waitUntil(lambda: not window.insights, timeout=10000)
+    assert [(m, r) for _, _, m, r in window.conversation.spans] == [(message_id, Role.AGENT)]
+    window.conversation.role_change_requested.emit("not-a-message", "agent")
+    qtbot.waitUntil(lambda: "not in the current session" in window.banner.text(), timeout=10000)

@@ -428,3 +428,19 @@ def test_opening_a_reader_beside_the_writer_keeps_the_writer_s_locks(tmp_path: P
     conn = sqlite3.connect(path)
     assert [row[0] for row in conn.execute("SELECT text FROM events ORDER BY rowid")] == ["before", "after"]
     conn.close()
+
+
+def test_a_corrected_speaker_is_recorded_with_what_it_was(open_journal: Callable[..., Journal], tmp_path: Path) -> None:
+    """Issue 17 (2): the agent corrects who said a message: the event's role changes, its meta keeps the former
+    role and when, the text and everything else stay."""
+    journal = open_journal()
+    session = Session(agent="alex")
+    journal.start_session(session)
+    message = ChatMessage(session_id=session.id, role=Role.AGENT, text="my parcel never arrived", meta={"x": 1})
+    journal.record_message(message)
+    journal.record_role_correction(message.id, "customer", at=1234.5)
+    assert journal.flush()
+    with JournalReader(tmp_path / "journal.sqlite3") as reader:
+        [event] = reader.events(session.id)
+    assert event["role"] == "customer" and event["text"] == "my parcel never arrived"
+    assert event["meta"] == {"x": 1, "role_corrected": {"from": "agent", "at": 1234.5}}
