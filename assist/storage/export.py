@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass
 from datetime import date, datetime, timedelta
-from pathlib import Path
+from pathlib import Path, PureWindowsPath
 from typing import Any, TextIO
 
 from assist.domain import EKMAN_EMOTIONS, used_suggestions
@@ -27,6 +27,7 @@ from assist.storage.annotations import LABEL_FIELDS, Annotation
 from assist.storage.errors import StorageError, UnknownSession
 from assist.storage.reader import JournalReader
 from assist.storage.review import SessionFilter, SessionSummary
+from assist.storage.session_files import stored_file
 from assist.storage.svg import duration_text, esc, kpi_cards, page_html, percent, svg_bar_chart, svg_line_chart, when
 
 USED_ACTIONS = _USED  # what counts as a suggestion used: sent (as is or edited) or copied (domain.used_suggestions)
@@ -129,7 +130,7 @@ def export_sessions(reader: JournalReader, session_ids: Iterable[str] | None, ou
 def session_json(record: SessionRecord) -> dict[str, Any]:
     """The JSON object of one session: its row with its figures, events, insights and feedback."""
     figures = {k: v for k, v in asdict(record.summary).items() if k not in ("id", "started_at", "ended_at",
-                                                                           "agent", "source")}
+                                                                           "agent", "source", "origin")}
     figures["acceptance"] = record.summary.acceptance
     return {"session": {**record.row, "figures": figures}, "events": record.events, "insights": record.insights,
             "feedback": record.feedback}
@@ -216,7 +217,7 @@ def session_report_html(reader: JournalReader, session_id: str) -> str:
         _session_comments(annotations),
         "<h2>Customer emotion</h2>", _emotion_chart(record),
         "<h2>Transcript</h2>", _transcript(record, annotations),
-        "<h2>Screenshots</h2>", _screenshots(record),
+        "<h2>Screenshots</h2>", _screenshots(record, reader.path),
     ])  # fmt: skip
 
 
@@ -326,16 +327,22 @@ def _reading(insight: dict[str, Any], used: dict[str, str], corrections: str = "
     return html + ('<ol class="suggestions">' + "".join(suggestions) + "</ol>" if suggestions else "")
 
 
-def _screenshots(record: SessionRecord) -> str:
+def _screenshots(record: SessionRecord, journal: Path) -> str:
+    """Each screenshot's OCR text under its file name and where this PC has the picture (beside the journal: an
+    archive names its own copy; see ``session_files``), as text: the page links to nothing."""
     shots = [event for event in record.events if event["kind"] == "screenshot"]
     if not shots:
         return '<p class="empty">No screenshot was captured in this session.</p>'
     items = []
     for event in shots:
         meta = event.get("meta") or {}
-        name = Path(str(meta.get("path", ""))).name
+        recorded = str(meta.get("path") or "")
+        name = PureWindowsPath(recorded).name
+        found = stored_file(journal, record.row["id"], recorded)
+        where = f"at {found.resolve()}" if found is not None else "picture file not found"
+        shown = f"{esc(name)} <small>({esc(where)})</small>" if name else ""
         size = f" {meta['width']}×{meta['height']}" if meta.get("width") and meta.get("height") else ""
-        items.append(f'<li><div class="who"><time>{esc(when(event["created_at"]))}</time> {esc(name)}'
+        items.append(f'<li><div class="who"><time>{esc(when(event["created_at"]))}</time> {shown}'
                      f'<small>{esc(size)}</small></div><pre class="ocr">{esc(event["text"] or "(no text found)")}'
                      "</pre></li>")
     return '<ol class="screens">' + "\n".join(items) + "</ol>"

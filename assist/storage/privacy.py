@@ -23,6 +23,7 @@ from pathlib import Path
 from assist.storage.connection import open_reader, open_writer
 from assist.storage.errors import StorageError, classify
 from assist.storage.redaction import redact
+from assist.storage.session_files import is_plain_id, session_folder
 
 SCANNED = (  # (table, column, session id column) of every stored free text
     ("events", "text", "session_id"),
@@ -108,11 +109,6 @@ class RetentionReport:
                 f"{self.folders_deleted} session folders); {freed:.1f} MB freed")
 
 
-def session_folder(journal: Path, session_id: str) -> Path:
-    """Where a session's screenshots and recordings live: ``sessions/<id>`` beside the journal."""
-    return journal.parent / "sessions" / session_id
-
-
 def apply_retention(path: str | Path, days: float, now: float | None = None, vacuum: bool = True) -> RetentionReport:
     """Delete sessions that started more than ``days`` ago, their rows and files; then VACUUM to give the space back.
 
@@ -156,7 +152,7 @@ def apply_retention(path: str | Path, days: float, now: float | None = None, vac
         conn.close()
     for session_id in old:
         folder = session_folder(path, session_id)
-        if folder.is_dir():
+        if is_plain_id(session_id) and folder.is_dir():  # never a folder outside sessions/ (an id like "..")
             shutil.rmtree(folder, ignore_errors=True)
             report.folders_deleted += not folder.exists()
     report.bytes_after = _size(path)

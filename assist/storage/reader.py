@@ -151,7 +151,7 @@ def stored_insight(row: Mapping[str, Any]) -> Insight:
         emotions = {str(row["emotion"]): float(row.get("emotion_confidence") or 0.0)}
     goal = row.get("conversation_intent") or ""
     return Insight(
-        session_id=row["session_id"], message_id=row["message_id"], emotion=EmotionEstimate(emotions),
+        session_id=str(row.get("session_id") or ""), message_id=str(row.get("message_id") or ""), emotion=EmotionEstimate(emotions),
         sentiment=_estimate(row, "sentiment"), intent=_estimate(row, "intent"),
         escalation=Escalation(_level(row.get("escalation_level")), float(row.get("escalation_score") or 0.0),
                               tuple(str(r) for r in row.get("escalation_reasons") or ())),
@@ -159,8 +159,8 @@ def stored_insight(row: Mapping[str, Any]) -> Insight:
                                      float(s.get("score") or 0.0), s.get("kb_entry_id") or "")
                           for s in row.get("suggestions") or ()),
         model_versions=dict(row.get("model_versions") or {}), timings_ms=dict(row.get("timings_ms") or {}),
-        notes=tuple(str(n) for n in row.get("notes") or ()), device=row.get("device") or "cpu", id=row["id"],
-        created_at=float(row["created_at"]), contributions=dict(row.get("contributions") or {}),
+        notes=tuple(str(n) for n in row.get("notes") or ()), device=row.get("device") or "cpu", id=str(row.get("id") or ""),
+        created_at=float(row.get("created_at") or 0.0), contributions=dict(row.get("contributions") or {}),
         conversation_intent=LabelEstimate(goal, float(row.get("conversation_intent_confidence") or 0.0))
         if goal else None,
     )  # fmt: skip

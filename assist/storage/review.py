@@ -62,6 +62,7 @@ class SessionSummary:
     escalations: int
     suggestions: int
     used: int
+    origin: str = ""  # the journal a merged session was recorded in (its file name); '' for the journal's own
 
     @property
     def acceptance(self) -> float | None:
@@ -85,12 +86,16 @@ class SearchHit:
     started_at: float
 
 
+# where a merged session was recorded (merge writes it into the capture JSON); instr first: most have none
+_ORIGIN = ("CASE WHEN instr(s.capture, '\"merged_from\"') > 0 AND json_valid(s.capture) "
+           "THEN coalesce(CAST(json_extract(s.capture, '$.merged_from') AS TEXT), '') ELSE '' END")
 _SELECT = (
     "SELECT s.id, s.started_at, s.ended_at, "
     "max(0, coalesce(s.ended_at, st.last_at, s.started_at) - s.started_at) AS duration_s, s.agent, s.source, "
     "coalesce(st.messages, 0) AS messages, coalesce(st.customer_turns, 0) AS customer_turns, "
     "coalesce(st.peak_negative, 0) AS peak_negative, coalesce(st.peak_emotion, ''), "
     "coalesce(st.escalations, 0) AS escalations, coalesce(st.suggestions, 0) AS suggestions, coalesce(st.used, 0), "
+    f"{_ORIGIN}, "
     "CASE WHEN coalesce(st.suggestions, 0) > 0 THEN 1.0 * st.used / st.suggestions END AS acceptance "
     "FROM sessions s LEFT JOIN {stats} st ON st.session_id = s.id"
 )
@@ -150,7 +155,7 @@ def list_sessions(conn: sqlite3.Connection, flt: SessionFilter | None = None, so
     order = f"{SORT_COLUMNS[sort]} {'DESC' if descending else 'ASC'} NULLS LAST, s.started_at DESC, s.id"
     sql = _SELECT.format(stats=_stats(conn))
     rows = conn.execute(f"{sql}{where} ORDER BY {order} LIMIT ? OFFSET ?", [*params, limit, offset])
-    return [SessionSummary(*tuple(row)[:13]) for row in rows]
+    return [SessionSummary(*tuple(row)[:14]) for row in rows]
 
 
 def count_sessions(conn: sqlite3.Connection, flt: SessionFilter | None = None) -> int:

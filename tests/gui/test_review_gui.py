@@ -7,6 +7,7 @@ import hashlib
 import sqlite3
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -205,11 +206,45 @@ def test_bundles_merge_into_an_archive_each_session_once(journal_path, tmp_path,
         assert merged.count_sessions() == 4
         mine = {s.id: s for s in merged.session_summaries()}
         theirs = {s.id: s for s in original.session_summaries()}
-        assert all(mine[i] == theirs[i] for i in theirs)  # the figures came along through the triggers
+        assert all(replace(mine[i], origin="") == theirs[i] for i in theirs)  # the figures came along (triggers)
+        assert {mine[i].origin for i in theirs} == {path.name} and mine["bundle-only"].origin == bundle.name
         assert [h.session_id for h in merged.search_hits("zebra striped")] == ["bundle-only"]
         assert len(merged.insights(ids["dana"][0])) == len(original.insights(ids["dana"][0]))
     assert run_cli(["merge", "--into", str(archive), str(bundle)]) == 0
     assert "0 sessions added (0 rows), 4 already in" in capsys.readouterr().out
+
+
+def test_the_list_names_the_journal_each_merged_session_came_from(qtbot, tmp_path):
+    """An archive and a bundle open together: each session once, with the journal it was recorded in, and the
+    replay of a merged session links the archive's copy of its screenshot."""
+    from assist.storage.merge import merge_journals
+    from assist.storage.session_files import session_folder
+    from tests.storage.test_merge_files import make_bundles
+
+    bundles = make_bundles(tmp_path)
+    archive = tmp_path / "office" / "archive.sqlite3"
+    assert merge_journals(archive, [bundles.agent1, bundles.agent2]).problems == []
+    panel = ReviewPanel([archive, bundles.agent1])
+    qtbot.addWidget(panel)
+    try:
+        column = [c for c, _ in COLUMNS].index("Journal")
+        listed = {panel.rows[r].summary.id: panel.table.item(r, column) for r in range(panel.table.rowCount())}
+        assert {i: item.text() for i, item in listed.items()} == {
+            bundles.chat: "agent1.sqlite3", bundles.bare: "agent1.sqlite3", bundles.call: "agent2.sqlite3"}
+        assert listed[bundles.call].toolTip() == f"Recorded in agent2.sqlite3, merged into {archive.resolve()}"
+        panel.open_session(bundles.chat, archive.resolve())
+        assert "(merged from agent1.sqlite3)" in panel.replay.header.text()
+        copy = session_folder(archive.resolve(), bundles.chat) / bundles.shot.name
+        assert QUrl.fromLocalFile(str(copy)).toString() in panel.replay.transcript.toHtml()
+        assert "file not found" not in panel.replay.transcript.toPlainText()
+    finally:
+        panel.shutdown()
+    solo = ReviewPanel([bundles.agent1])  # a journal's own sessions: its own name
+    qtbot.addWidget(solo)
+    try:
+        assert {solo.table.item(r, column).text() for r in range(solo.table.rowCount())} == {"agent1.sqlite3"}
+    finally:
+        solo.shutdown()
 
 
 def test_a_screenshot_of_the_review_window_under_xvfb(journal_path, tmp_path):  # noqa: F811

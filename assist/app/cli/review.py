@@ -77,7 +77,8 @@ def add_review_commands(sub: Any) -> None:
     review.add_argument("--search", help="also run this full-text search before the screenshot")
     review.set_defaults(func=cmd_review)
     merge = sub.add_parser("merge", help="merge journals (bundles from agents' PCs) into an archive, each session "
-                           "once")
+                           "once, with its screenshots and recordings (the sessions/ folder beside each journal)")
     merge.add_argument("--into", required=True, help="the archive journal (created when missing)")
-    merge.add_argument("journals", nargs="+", help="journal files to merge in (read only)")
+    merge.add_argument("journals", nargs="+", help="journal files to merge in (read only; their sessions' files are "
+                       "copied, never moved)")
     merge.set_defaults(func=cmd_merge)

@@ -34,7 +34,7 @@ from assist.storage.review import HIT_CLOSE, HIT_OPEN, SessionFilter
 
 COLUMNS = [("Started", "started"), ("Agent", "agent"), ("Length", "duration"), ("Channel", None),
            ("Customer turns", "turns"), ("Peak negative", "peak_negative"), ("Escalations", "escalations"),
-           ("Suggestions used", "acceptance")]
+           ("Suggestions used", "acceptance"), ("Journal", None)]
 PERIODS = {"All time": None, "Today": 1, "Last 7 days": 7, "Last 30 days": 30, "Last 90 days": 90}
 # "Angry": a customer turn read at least this much of one negative emotion (anger, disgust, fear or sadness: the
 # session's peak negative, SessionFilter.min_peak_negative); from 50% that emotion was the turn's top reading
@@ -43,6 +43,17 @@ PEAK_HELP = ("Peak negative: the strongest single negative emotion (anger, disgu
              "in any customer turn, with its probability")
 DEBOUNCE_MS = 250
 LIMIT = 500
+
+
+def journal_name(listed: ListedSession) -> str:
+    """The journal a session was recorded in: the one it was merged from (an archive's), else its own."""
+    return listed.summary.origin or listed.journal.name
+
+
+def journal_help(listed: ListedSession) -> str:
+    if listed.summary.origin:
+        return f"Recorded in {listed.summary.origin}, merged into {listed.journal}"
+    return str(listed.journal)
 
 
 class ReviewPanel(QWidget):
@@ -177,11 +188,13 @@ class ReviewPanel(QWidget):
             minutes, secs = divmod(int(s.duration_s), 60)
             cells = [dt.datetime.fromtimestamp(s.started_at).strftime("%Y-%m-%d %H:%M"), s.agent or "—",
                      f"{minutes}:{secs:02d}", s.source, str(s.customer_turns), s.peak_text,
-                     str(s.escalations), used]
+                     str(s.escalations), used, journal_name(listed)]
             for c, text in enumerate(cells):
                 item = QTableWidgetItem(text)
                 if c == 5 and s.peak_negative >= ANGRY_FROM:
                     item.setForeground(Qt.GlobalColor.darkRed)
+                if c == len(cells) - 1:
+                    item.setToolTip(journal_help(listed))
                 self.table.setItem(r, c, item)
         self.table.resizeColumnsToContents()
         self.table.setUpdatesEnabled(True)

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import datetime as dt
 import html
+from pathlib import Path, PureWindowsPath
 
-from PySide6.QtCore import Qt, QTimer, Signal
-from PySide6.QtGui import QMouseEvent
+from PySide6.QtCore import Qt, QTimer, QUrl, Signal
+from PySide6.QtGui import QDesktopServices, QMouseEvent
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QSplitter, QTextBrowser, QVBoxLayout, QWidget
 
 from assist.gui.conversation import insight_tag
@@ -15,6 +16,7 @@ from assist.gui.emotion_chart import EmotionTimeline
 from assist.gui.review.annotate import AnnotationBar
 from assist.pipeline.review import Replay, ReplayTurn
 from assist.storage.reader import stored_insight
+from assist.storage.session_files import stored_file
 
 LEFT_MARGIN, RIGHT_MARGIN = 34, 8  # EmotionTimeline's plot margins
 
@@ -43,8 +45,9 @@ def _duration(seconds: float) -> str:
     return f"{minutes // 60}:{minutes % 60:02d}:{secs:02d}" if minutes >= 60 else f"{minutes}:{secs:02d}"
 
 
-def turn_html(turn: ReplayTurn, number: int | None, index: int = 0) -> str:
-    """A turn as an HTML block, anchored ``ev-I``; customer turns also ``turn-N`` for the chart to jump to."""
+def turn_html(turn: ReplayTurn, number: int | None, index: int = 0, picture: Path | None = None) -> str:
+    """A turn as an HTML block, anchored ``ev-I``; customer turns also ``turn-N`` for the chart to jump to. A
+    screenshot links to its ``picture`` file (found beside the journal; see ``session_files.stored_file``)."""
     who = {"customer": "Customer", "agent": "Agent"}.get(turn.role, turn.kind.capitalize() or "Event")
     if turn.kind == "screenshot":
         who = "Screenshot (text read from it)"
@@ -56,6 +59,10 @@ def turn_html(turn: ReplayTurn, number: int | None, index: int = 0) -> str:
     body = html.escape(turn.text).replace("\n", "<br/>") or "<i>(no words)</i>"
     lines = [f'{anchor}<table width="100%" cellpadding="6" style="background:{bg}; margin:4px 0"><tr><td>'
              f"<b>{who}</b> <span style='color:#666'>{_when(turn.created_at)[11:]}{tag}</span><br/>{body}"]
+    if turn.kind == "screenshot":
+        name = html.escape(PureWindowsPath(str(turn.meta.get("path") or "")).name or "picture")
+        lines.append(f'<br/><a href="{html.escape(QUrl.fromLocalFile(str(picture)).toString())}">🖼 {name}</a>'
+                     if picture is not None else f"<br/><span style='color:#666'>🖼 {name} (file not found)</span>")
     for note in turn.notes:
         lines.append(f"<br/><span style='color:#6a1b9a'>✎ {html.escape(note)}</span>")
     if turn.suggestions:
@@ -131,27 +138,32 @@ class ReplayView(QWidget):
         s = replay.summary
         used = f"{s.used}/{s.suggestions}" + (f" ({s.acceptance:.0%})" if s.acceptance is not None else "")
         recording = f" · recording: {', '.join(p.name for p in replay.recording)}" if replay.recording else ""
+        merged = f" (merged from {s.origin})" if s.origin else ""
         self.header.setText(
             f"<b>{html.escape(s.agent or 'unknown agent')}</b> · {_when(s.started_at)} · {_duration(s.duration_s)} · "
             f"{html.escape(s.source)} · {s.customer_turns} customer turns · peak negative {html.escape(s.peak_text)}"
             f" · escalations {s.escalations} · suggestions used {used}"
-            f"<br/><span style='color:#666'>{html.escape(str(replay.journal))}{html.escape(recording)}</span>")
+            f"<br/><span style='color:#666'>{html.escape(str(replay.journal) + merged + recording)}</span>")
         blocks, number = [], 0
         for index, turn in enumerate(replay.turns):
+            picture = stored_file(replay.journal, s.id, str(turn.meta.get("path") or "")) \
+                if turn.kind == "screenshot" else None
             if turn.insight is not None:
                 self.chart.points.append(dict(turn.insight.get("emotion_probs") or {}))
-                blocks.append(turn_html(turn, number, index))
+                blocks.append(turn_html(turn, number, index, picture))
                 number += 1
             else:
-                blocks.append(turn_html(turn, None, index))
+                blocks.append(turn_html(turn, None, index, picture))
         self.chart.update()
         self.transcript.setHtml("".join(blocks))
 
-    def _link(self, url: object) -> None:
-        target = url.toString()  # type: ignore[attr-defined]
+    def _link(self, url: QUrl) -> None:
+        target = url.toString()
         if target.startswith("annotate:") and self.replay is not None:
             index = int(target.split(":", 1)[1])
             self.annotation.set_turn(self.replay.turns[index], self.replay.journal)
+        elif url.isLocalFile():  # a screenshot: the system's picture viewer shows it
+            QDesktopServices.openUrl(url)
 
     def jump_to_turn(self, index: int) -> None:
         self.transcript.scrollToAnchor(f"turn-{index}")
