@@ -195,6 +195,9 @@ def connect(window: Any, worker: Any) -> None:
     worker.insight_ready.connect(window.on_insight)
     window.role_correction_requested.connect(worker.request_correct_role)
     worker.role_corrected.connect(window.on_role_corrected)
+    window.conversation_requested.connect(worker.request_switch_conversation)
+    worker.conversation_activity.connect(window.on_conversation_activity)
+    worker.conversation_switched.connect(window.on_conversation_switched)
     worker.error.connect(window.show_error)
     panel = window.call_panel
     panel.start_requested.connect(worker.request_call_start)
@@ -250,6 +253,12 @@ def _setup_demo(args: argparse.Namespace, window: Any, worker: Any, exit_code: d
 
 def _start_feeds(args: argparse.Namespace, window: Any, worker: Any) -> None:
     """--chat-feed / --follow: start the feeds once the model is ready (the lambdas only ask the worker)."""
+    port = getattr(args, "chat_feed_port", None)
+    if port is not None and not 1024 <= int(port) <= 65535:
+        window.show_error(f"The chat feed port {port} is not usable: give one from 1024 to 65535 "
+                          "(settings.json chat_feed_port or --chat-feed-port); a free port is used instead.")
+        port = None
+    worker.feed_port = int(port or 0)
     if getattr(args, "chat_feed", False):
         window.capture.feed.setChecked(True)
         worker.ready.connect(lambda info: worker.request_feed_socket.emit(True))

@@ -6,7 +6,8 @@ Keys (all optional): ``asr`` (a CTranslate2 Whisper folder, a name under models/
 folder, name under models/llm, hub id, or "none"), ``llm_download`` (bool: a hub id may be downloaded),
 ``retention_days`` (number: sessions older than this are deleted, with their files, at start-up), ``agent_name``
 and ``team`` (who uses Assist on this account: the name is recorded on every session, both show in the status bar;
-asked at the first start when unset). Command-line options win over the file.
+asked at the first start when unset), ``chat_feed_port`` (a fixed port for the chat feed; default a free one).
+Command-line options win over the file.
 A missing file is normal; an unreadable one is reported and ignored.
 """
 
@@ -23,7 +24,8 @@ from assist.paths import user_config_dir
 log = logging.getLogger("assist")
 
 KEYS = {"asr": str, "agent_device": str, "customer_device": str, "chat_feed": bool, "follow": str, "db": str,
-        "kb": str, "llm": str, "llm_download": bool, "retention_days": (int, float), "agent_name": str, "team": str}
+        "kb": str, "llm": str, "llm_download": bool, "retention_days": (int, float), "agent_name": str, "team": str,
+        "chat_feed_port": int}
 MAX_NAME = 80  # an agent's or team's name, as shown and recorded
 
 

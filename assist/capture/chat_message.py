@@ -6,6 +6,8 @@ A record (a JSON line in a file or on the socket, an item of a JSON array) is an
 
 - the speaker is read from ``role``, ``speaker`` or ``from``; the text from ``text``, ``message`` or
   ``content``; ``id``/``external_id`` and ``sent_at``/``timestamp`` (epoch seconds or ISO 8601) are optional;
+- ``conversation`` (the chat tool's conversation id: messages of different conversations go to different
+  sessions), ``agent`` and ``ticket`` are optional labels (a string or a number, at most 100 characters);
 - speaker names map to the two roles through ``SPEAKER_ROLES`` (case-insensitive, spaces/underscores
   folded): customer <- customer, client, user, caller, visitor, guest, end user;
   agent <- agent, support, rep, representative, advisor, adviser, operator, staff, csr.
@@ -35,6 +37,7 @@ _ROLE_KEYS = ("role", "speaker", "from")
 _TEXT_KEYS = ("text", "message", "content")
 _ID_KEYS = ("id", "external_id")
 _TIME_KEYS = ("sent_at", "timestamp")
+MAX_LABEL_CHARS = 100
 _LATEST_EPOCH = 1e11  # later than this is milliseconds (or nonsense), not seconds
 
 
@@ -48,6 +51,9 @@ class FeedMessage:
     received_at: float = field(default_factory=time.time)
     external_id: str | None = None
     sent_at: float | None = None
+    conversation: str = ""  # the chat tool's conversation id: each conversation is its own session ("" = current)
+    agent: str = ""  # the agent the chat tool says handles it (optional)
+    ticket: str = ""  # the chat tool's ticket or case id (optional)
 
     def to_record(self) -> dict[str, Any]:
         """The JSON object a feed accepts for this message."""
@@ -56,6 +62,9 @@ class FeedMessage:
             record["id"] = self.external_id
         if self.sent_at is not None:
             record["sent_at"] = self.sent_at
+        for key in ("conversation", "agent", "ticket"):
+            if getattr(self, key):
+                record[key] = getattr(self, key)
         return record
 
 
@@ -86,7 +95,21 @@ def message_from_record(record: Any, source: FeedSource) -> FeedMessage:
     sent = next((record[k] for k in _TIME_KEYS if record.get(k) is not None), None)
     return FeedMessage(role, text[:MAX_TEXT_CHARS], source,
                        external_id=None if external_id is None else str(external_id)[:200],
-                       sent_at=None if sent is None else _timestamp(sent))
+                       sent_at=None if sent is None else _timestamp(sent), conversation=_label(record, "conversation"),
+                       agent=_label(record, "agent"), ticket=_label(record, "ticket"))
+
+
+def _label(record: Mapping[str, Any], key: str) -> str:
+    """An optional short label (conversation, agent, ticket id): a string or a number, one line, at most 100."""
+    value = record.get(key)
+    if value is None or value == "":
+        return ""
+    if isinstance(value, bool) or not isinstance(value, str | int):
+        raise FeedError(f"{key} is not a string")
+    text = " ".join(str(value).split())
+    if not text or len(text) > MAX_LABEL_CHARS:
+        raise FeedError(f"{key} must be 1 to {MAX_LABEL_CHARS} characters")
+    return text
 
 
 def clean_text(text: str) -> str:

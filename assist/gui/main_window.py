@@ -7,6 +7,7 @@ import logging
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QAction, QFont, QFontMetrics, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
+    QComboBox,
     QGridLayout,
     QGroupBox,
     QHBoxLayout,
@@ -53,6 +54,7 @@ class MainWindow(QMainWindow):
     insight_shown = Signal(object)  # emitted on the GUI thread once every panel shows the Insight
     agent_changed = Signal(str, str)  # name, team: set in Settings or at the first start (the app saves them)
     role_correction_requested = Signal(str, str)  # message id, role: the agent corrected who said a message
+    conversation_requested = Signal(str)  # the agent picked another chat-feed conversation to show
 
     def __init__(self) -> None:
         super().__init__()
@@ -196,6 +198,13 @@ class MainWindow(QMainWindow):
         self.setAcceptDrops(True)
         self.session_label = QLabel()
         toolbar.addSeparator()
+        # chat-feed conversations (one session each): which one the window shows; hidden until a second one comes
+        self.conversation_picker = QComboBox()
+        self.conversation_picker.setToolTip("Chat-feed conversations: each is its own session (Ctrl+PgDown: next)")
+        self.conversation_picker.activated.connect(
+            lambda index: self.conversation_requested.emit(str(self.conversation_picker.itemData(index))))
+        self.picker_action = toolbar.addWidget(self.conversation_picker)
+        self.picker_action.setVisible(False)
         toolbar.addWidget(self.session_label)
 
         self.model_status = QLabel("Model: loading…")
@@ -285,10 +294,37 @@ class MainWindow(QMainWindow):
             label.setFixedHeight(two_lines)
             label.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop)
 
+    def on_conversation_activity(self, name: str, unseen: int) -> None:
+        """A chat-feed conversation appeared or got messages while another is shown (``unseen`` 0: the shown one)."""
+        index = self.conversation_picker.findData(name)
+        if index < 0:
+            self.conversation_picker.addItem(name, name)
+            index = self.conversation_picker.count() - 1
+        self.conversation_picker.setItemText(index, f"{name} ({unseen} new)" if unseen else name)
+        if unseen == 0:
+            self.conversation_picker.setCurrentIndex(index)
+        self.picker_action.setVisible(self.conversation_picker.count() > 1)
+
+    def on_conversation_switched(self, name: str, session: Session, turns: list) -> None:
+        """Show another conversation: its session, its messages and readings as they were."""
+        self.set_session(session)
+        for message, insight in turns:
+            self.on_message(message)
+            if insight is not None:
+                self.on_insight(insight)
+        self.on_conversation_activity(name, 0)
+
+    def next_conversation(self) -> None:
+        count = self.conversation_picker.count()
+        if count > 1:
+            index = (self.conversation_picker.currentIndex() + 1) % count
+            self.conversation_requested.emit(str(self.conversation_picker.itemData(index)))
+
     def _shortcuts(self) -> None:
         for keys in ("Ctrl+Return", "Ctrl+Enter"):
             QShortcut(QKeySequence(keys), self, activated=self.send)
         QShortcut(QKeySequence("Ctrl+T"), self, activated=self.toggle_role)
+        QShortcut(QKeySequence("Ctrl+PgDown"), self, activated=self.next_conversation)
         QShortcut(QKeySequence("Ctrl+L"), self, activated=self.call_panel.toggle)
         QShortcut(QKeySequence("Ctrl+Shift+C"), self, activated=self.suggestions.copy_selected)
         QShortcut(QKeySequence("Ctrl+D"), self, activated=self.suggestions.dismiss_selected)

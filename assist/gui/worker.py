@@ -62,6 +62,9 @@ class PipelineWorker(QObject, CaptureSlots):
     request_reload_macros = Signal()
     request_agent = Signal(str)  # the agent's name changed (Settings, first start): the next sessions record it
     request_correct_role = Signal(str, str)  # message id, role: the agent corrected who said a message
+    request_switch_conversation = Signal(str)  # show another chat-feed conversation (its own session)
+    conversation_activity = Signal(str, int)  # a conversation not shown got messages: its id, how many unseen
+    conversation_switched = Signal(str, object, object)  # conversation id, its Session, [(ChatMessage, Insight)]
     role_corrected = Signal(object, object)  # the corrected ChatMessage, its new Insight (None for the agent's)
 
     def __init__(self, load_engines: Callable[[ProgressState], Any],
@@ -82,6 +85,11 @@ class PipelineWorker(QObject, CaptureSlots):
         self.request_reload_macros.connect(self.reload_macros)
         self.request_agent.connect(self.set_agent)
         self.request_correct_role.connect(self.correct_role)
+        self.request_switch_conversation.connect(self.switch_conversation)
+        self.engines: Any = None
+        self.conversations: dict[str, Any] = {}  # chat-feed conversation id -> its controller (not the shown one)
+        self.current_conversation = ""  # the conversation the window shows ("" before any feed names one)
+        self.unseen: dict[str, int] = {}
         self.agent = ""
         self._init_capture()
 
@@ -90,12 +98,18 @@ class PipelineWorker(QObject, CaptureSlots):
         try:
             engines = self._load_engines(ProgressState(self.progress.emit))
             self.controller = self._make_controller(engines)
+            self.engines = engines
             if self.agent:
                 self.controller.agent = self.agent
         except Exception as exc:
             log.error("model loading failed: %s", exc)
             self.load_failed.emit(str(exc))
             return
+        # started before ready is said: a call asked for on ready (the demo) waits for it, never misses it
+        if self._load_later is not None:
+            self.later_thread = threading.Thread(target=self._finish_loading, args=(engines,), daemon=True,
+                                                 name="assist-call-models")
+            self.later_thread.start()
         self.ready.emit({"device": engines.device, "versions": engines.versions, "kb": getattr(engines, "kb", None),
                          "macros": getattr(engines, "macros", None),
                          "llm": engines.llm.describe() if getattr(engines, "llm", None) is not None else "",
@@ -103,10 +117,6 @@ class PipelineWorker(QObject, CaptureSlots):
                          "provider": getattr(engines, "provider", engines.device),
                          "note": getattr(engines.text, "fallback_reason", ""),
                          "notes": list(getattr(engines, "notes", []))})
-        if self._load_later is not None:
-            self.later_thread = threading.Thread(target=self._finish_loading, args=(engines,), daemon=True,
-                                                 name="assist-call-models")
-            self.later_thread.start()
 
     def _finish_loading(self, engines: Any) -> None:
         """Voice and speech models for calls, while sessions already run (a call started meanwhile waits for them
@@ -120,6 +130,52 @@ class PipelineWorker(QObject, CaptureSlots):
         for note in notes:
             self.error.emit(note)
         log.info("startup: call models ready %.2f s after launch", seconds_since_start())
+
+    # --- chat-feed conversations: each is its own session; the window shows one at a time ---------------------
+
+    def route(self, message: Any) -> Any:
+        """The controller of a feed message's conversation: the shown one for an unnamed conversation or the shown
+        conversation; a session already showing messages of no named conversation adopts the first name."""
+        name = getattr(message, "conversation", "")
+        if not name or name == self.current_conversation:
+            return self.controller
+        if name in self.conversations:
+            return self.conversations[name]
+        if not self.current_conversation and not getattr(self.controller, "history", None):
+            self.current_conversation = name  # the empty window takes the first conversation
+            self.conversation_activity.emit(name, 0)  # 0: the one shown
+            return self.controller
+        controller = self._make_controller(self.engines)
+        controller.agent = self.agent
+        self.conversations[name] = controller
+        return controller
+
+    def _feed_turn(self, turn: Any) -> None:
+        """A fed turn: shown when it is the shown session's, else counted for the conversation picker."""
+        shown = self.controller.session
+        if shown is not None and turn.message.session_id == shown.id:
+            self._emit_turn(turn)
+            return
+        name = next((n for n, c in self.conversations.items()
+                     if c.session is not None and c.session.id == turn.message.session_id), "")
+        if name:
+            self.unseen[name] = self.unseen.get(name, 0) + 1
+            self.conversation_activity.emit(name, self.unseen[name])
+
+    @Slot(str)
+    def switch_conversation(self, name: str) -> None:
+        """Show conversation ``name``: the shown one is kept with the others, ``name``'s history goes to the window."""
+        if not self._check_ready() or name == self.current_conversation or name not in self.conversations:
+            return
+        if self.current_conversation:
+            self.conversations[self.current_conversation] = self.controller
+        self.controller = self.conversations.pop(name)
+        self.current_conversation = name
+        self.unseen.pop(name, None)
+        turns = [(t.message, t.insight) for t in self.controller.history]
+        self.conversation_switched.emit(name, self.controller.session, turns)
+        if getattr(self.controller, "procedures", None) is not None:
+            self.checklist_changed.emit(self.controller.checklist())
 
     @Slot(str, str)
     def correct_role(self, message_id: str, role: str) -> None:

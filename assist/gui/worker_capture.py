@@ -230,7 +230,8 @@ class CaptureSlots:
         try:
             if on:
                 port, _ = self._hub().start_socket(getattr(self, "feed_port", 0))
-                self.status.emit(f"Chat feed listening on 127.0.0.1:{port} (token in {self.feeds.token_dir})")
+                self.status.emit(f"Chat feed listening on 127.0.0.1:{port} (chat_feed.json and the token in "
+                                 f"{self.feeds.token_dir})")
             elif self.feeds is not None and self.feeds.server is not None:
                 self.feeds.stop_socket()
                 self.status.emit("Chat feed stopped")
@@ -256,7 +257,7 @@ class CaptureSlots:
             return
         if self.feeds.pending and self.controller.session is None:  # the window shows the session first
             self.session_started.emit(self.controller.start_session(source="feed"))
-        self.feeds.drain(self.controller, self._emit_turn, self.error.emit)
+        self.feeds.drain(self.controller, self._feed_turn, self.error.emit, route=self.route)
 
     def stop_feeds(self) -> None:
         if self._feed_timer is not None:
@@ -268,7 +269,11 @@ class CaptureSlots:
 
     @Slot()
     def shutdown(self) -> None:
-        """Before the thread stops: stop the call (keeping what was heard), the feeds, then the session."""
+        """Before the thread stops: stop the call (keeping what was heard), the feeds, then the session; the call
+        models still loading are waited for (a native library's thread cut off at exit aborts the process)."""
+        later = getattr(self, "later_thread", None)
+        if later is not None and later.is_alive():
+            later.join(timeout=60)
         self.stop_call()
         self.stop_feeds()
         drafts = getattr(self.controller, "drafts", None)

@@ -2,18 +2,26 @@
 
 The feed threads only put messages on a queue (their callbacks never touch the controller); the pipeline's
 thread drains it with :meth:`FeedHub.drain` and submits each message like a typed one (kind ``feed``), so
-one thread owns the session as for everything else.
+one thread owns the session as for everything else. A message that names its ``conversation`` goes to that
+conversation's own session (``route``): two chats at once never merge into one session.
+
+While the socket listens, ``chat_feed.json`` in the config folder tells other tools where it is (host, port, the
+token file, the protocol version and this process's id); it is removed when the feed stops.
 """
 
 from __future__ import annotations
 
+import json
+import os
 import queue
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from assist.capture.chat_feed import (
+    TOKEN_FILE,
     ChatFeedServer,
     FeedMessage,
     JsonlFileTailer,
@@ -23,6 +31,9 @@ from assist.capture.chat_feed import (
 from assist.domain import EventKind, ProgressState
 from assist.paths import user_config_dir
 from assist.pipeline.controller import SessionController, Turn
+
+DISCOVERY_FILE = "chat_feed.json"
+PROTOCOL_VERSION = 2  # 2: conversation, agent and ticket labels on each record
 
 
 def config_dir() -> Path:
@@ -68,6 +79,9 @@ def _meta(message: FeedMessage) -> dict[str, Any]:
         meta["external_id"] = message.external_id
     if message.sent_at is not None:
         meta["sent_at"] = message.sent_at
+    for key in ("conversation", "ticket", "agent"):
+        if getattr(message, key):
+            meta[key] = getattr(message, key)
     return meta
 
 
@@ -98,14 +112,34 @@ class FeedHub:
             # published complete: another thread that sees ``server`` also sees its token and a listening socket
             self.token = token
             self.server = server
+            self._write_discovery(server.port)
         assert self.token is not None
         return self.server.port, self.token
+
+    @property
+    def discovery_path(self) -> Path:
+        return self.token_dir / DISCOVERY_FILE
+
+    def _write_discovery(self, port: int) -> None:
+        """Where the feed listens, for the chat tool to find it (not secret: the token stays in its own file)."""
+        doc = {"host": "127.0.0.1", "port": port, "token_file": str(self.token_dir / TOKEN_FILE),
+               "protocol": PROTOCOL_VERSION, "pid": os.getpid(), "started_at": time.time()}
+        tmp = self.discovery_path.with_name(DISCOVERY_FILE + ".tmp")
+        try:
+            tmp.write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
+            tmp.replace(self.discovery_path)
+        except OSError:  # the feed works without it; the status bar still shows the port
+            pass
 
     def stop_socket(self) -> None:
         """Stop listening (queued messages stay for ``drain``)."""
         server, self.server = self.server, None
         if server is not None:
             server.stop()
+            try:
+                self.discovery_path.unlink(missing_ok=True)
+            except OSError:
+                pass
 
     def follow_file(self, path: str | Path) -> None:
         self.stop_file()
@@ -132,8 +166,10 @@ class FeedHub:
         return self.server is not None or self.tailer is not None or not self._queue.empty()
 
     def drain(self, controller: SessionController, on_turn: Callable[[Turn], None],
-              on_problem: Callable[[str], None], limit: int = 50) -> int:
-        """Submit up to ``limit`` queued messages (kind ``feed``); report problems. Returns how many were taken."""
+              on_problem: Callable[[str], None], limit: int = 50,
+              route: Callable[[FeedMessage], SessionController] | None = None) -> int:
+        """Submit up to ``limit`` queued messages (kind ``feed``); report problems. Returns how many were taken.
+        ``route`` picks the controller of a message's conversation (default: ``controller`` for all)."""
         taken = 0
         while taken < limit:
             try:
@@ -144,13 +180,14 @@ class FeedHub:
             if kind == "problem":
                 on_problem(f"Chat feed: {item}")
                 continue
-            if controller.session is None:
-                controller.start_session(source="feed")
             try:
-                on_turn(controller.submit(item.role, item.text, kind=EventKind.FEED, meta=_meta(item)))
+                target = route(item) if route is not None else controller
+                if target.session is None:
+                    target.start_session(agent=item.agent, source="feed")
+                on_turn(target.submit(item.role, item.text, kind=EventKind.FEED, meta=_meta(item)))
             except Exception as exc:
                 on_problem(f"Chat feed message not used: {exc}")
         return taken
 
 
-__all__ = ["FeedHub", "ImportSummary", "config_dir", "import_transcript"]
+__all__ = ["DISCOVERY_FILE", "PROTOCOL_VERSION", "FeedHub", "ImportSummary", "config_dir", "import_transcript"]

@@ -221,3 +221,73 @@ def test_a_weak_intent_is_shown_as_unclear(qtbot):
     window.on_insight(insight(0.9))
     assert window.intent_badge.text() == "intent: track order 90%"
     assert window.conversation.toPlainText().rstrip().splitlines()[-2].endswith("track order")
+
+
+@pytest.mark.gui
+def test_two_chat_feed_conversations_at_once_are_two_sessions_the_agent_switches_between(qtbot, fused_engines, tmp_path,
+                                                                                          recording_journal):
+    """Issue 17 (15): a fixed port, the discovery file, and a conversation id in the protocol: messages of two
+    conversations sent at once go to two sessions; the window shows one and offers the other, and switching shows
+    the other's messages only."""
+    import json
+    import socket
+    import threading
+
+    from assist.app.gui_main import connect
+    from assist.capture.chat_feed import send_messages
+    from assist.gui.main_window import MainWindow
+    from assist.gui.worker import PipelineWorker, WorkerThread
+    from assist.pipeline.controller import SessionController
+    from assist.pipeline.feeds import DISCOVERY_FILE
+
+    with socket.socket() as probe:  # a port that is free now
+        probe.bind(("127.0.0.1", 0))
+        fixed = probe.getsockname()[1]
+    window = MainWindow()
+    qtbot.addWidget(window)
+    window.show()
+    worker = PipelineWorker(lambda state: fused_engines, lambda e: SessionController(e, journal=recording_journal))
+    worker.config_dir = tmp_path / "config"
+    worker.feed_port = fixed
+    connect(window, worker)
+    thread = WorkerThread(worker)
+    try:
+        thread.start()
+        qtbot.waitUntil(lambda: window.model_ready, timeout=30000)
+        window.capture.feed.trigger()
+        discovery = tmp_path / "config" / DISCOVERY_FILE
+        qtbot.waitUntil(discovery.exists, timeout=5000)
+        found = json.loads(discovery.read_text(encoding="utf-8"))
+        assert found["port"] == fixed and found["host"] == "127.0.0.1" and found["protocol"] == 2
+        token = (tmp_path / "config" / "chat_feed_token").read_text(encoding="utf-8").strip()
+
+        def chat(conversation, texts):
+            send_messages(found["port"], token, [{"role": "customer", "text": t, "conversation": conversation,
+                                                  "ticket": f"T-{conversation}"} for t in texts])
+
+        first = threading.Thread(target=chat, args=("alpha", ["alpha: my parcel is late", "alpha: still nothing"]))
+        second = threading.Thread(target=chat, args=("beta", ["beta: the promo code worked, thanks!"]))
+        chat("alpha", ["alpha: hello?"])  # alpha comes first: the window shows it
+        first.start()
+        second.start()
+        first.join(10)
+        second.join(10)
+        qtbot.waitUntil(lambda: window.conversation_picker.count() == 2, timeout=20000)
+        qtbot.waitUntil(lambda: "still nothing" in window.conversation.toPlainText(), timeout=20000)
+        assert "beta:" not in window.conversation.toPlainText()
+        assert window.picker_action.isVisible()
+        sessions = recording_journal.named("start_session")
+        assert len({s[0].id for s in sessions}) >= 2  # one session per conversation
+        beta = window.conversation_picker.findData("beta")
+        assert "1 new" in window.conversation_picker.itemText(beta)
+        window.conversation_picker.activated.emit(beta)  # the agent picks beta
+        qtbot.waitUntil(lambda: "promo code worked" in window.conversation.toPlainText(), timeout=10000)
+        assert "alpha:" not in window.conversation.toPlainText()
+        assert window.conversation_picker.itemText(beta) == "beta"
+        messages = {m[0].text: m[0].session_id for m in recording_journal.named("record_message")}
+        assert messages["alpha: hello?"] == messages["alpha: still nothing"] != messages[
+            "beta: the promo code worked, thanks!"]
+        window.capture.feed.trigger()  # stopped: the discovery file goes
+        qtbot.waitUntil(lambda: not discovery.exists(), timeout=5000)
+    finally:
+        thread.stop()

@@ -12,6 +12,9 @@ from typing import Any
 def call_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--agent-device", help="agent microphone, a key from 'assist devices' ('' for none)")
     p.add_argument("--customer-device", help="customer's side, a key from 'assist devices' ('' for none)")
+    p.add_argument("--chat-feed-port", type=int, metavar="PORT",
+                   help="a fixed port for the chat feed on 127.0.0.1 (1024-65535; default: a free one); either way "
+                        "chat_feed.json in the config folder says where it listens")
     p.add_argument("--chat-feed", action="store_true",
                    help="listen for chat messages from other tools on 127.0.0.1 (token in the config folder)")
     p.add_argument("--follow", metavar="FILE.jsonl", help="take chat messages appended to this JSON-lines file")
