@@ -55,7 +55,7 @@ def _agent_identity(args: argparse.Namespace, window: Any, worker: Any, agent: s
         if problem:
             window.show_error(problem)
         window.set_agent(name, team)
-        worker.request_agent.emit(name)
+        worker.request_agent.emit(name, team)
         window.on_status(f"Sessions from now on are recorded as {name}.")
 
     window.agent_changed.connect(changed)
@@ -119,13 +119,13 @@ def run_gui(args: argparse.Namespace) -> int:
     def make_controller(engines: Any) -> Any:
         return session_controller(engines, journal=journal, redaction=not args.no_redaction,
                                   on_error=lambda m: bridge.error.emit(m), journal_path=getattr(journal, "path", None),
-                                  on_draft=worker.draft_update.emit, agent=agent)
+                                  on_draft=worker.draft_update.emit, agent=agent, team=team)
 
     # Start session as soon as the text model and the knowledge base are ready; the call models follow
     config = dataclasses.replace(config, defer_calls=True)
     worker = PipelineWorker(load_engines=lambda state: load_engines(config, state), make_controller=make_controller,
                             load_later=lambda engines: load_call_models(engines, config))
-    worker.agent = agent
+    worker.agent, worker.team = agent, team
     connect(window, worker)
     _agent_identity(args, window, worker, agent)
     thread = WorkerThread(worker)

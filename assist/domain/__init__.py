@@ -71,6 +71,7 @@ class Session:
     agent: str = ""
     redaction_enabled: bool = True
     source: str = "chat"
+    team: str = ""
 
 
 class EventKind(StrEnum):

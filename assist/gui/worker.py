@@ -60,7 +60,7 @@ class PipelineWorker(QObject, CaptureSlots):
     checklist_changed = Signal(object)  # assist.replies.procedures.tracker.Checklist or None, after every turn
     draft_update = Signal(object)  # assist.pipeline.drafts.DraftUpdate, emitted from the drafting thread
     request_reload_macros = Signal()
-    request_agent = Signal(str)  # the agent's name changed (Settings, first start): the next sessions record it
+    request_agent = Signal(str, str)  # name, team changed (Settings, first start): the next sessions record them
     request_correct_role = Signal(str, str)  # message id, role: the agent corrected who said a message
     request_switch_conversation = Signal(str)  # show another chat-feed conversation (its own session)
     conversation_activity = Signal(str, int)  # a conversation not shown got messages: its id, how many unseen
@@ -91,6 +91,7 @@ class PipelineWorker(QObject, CaptureSlots):
         self.current_conversation = ""  # the conversation the window shows ("" before any feed names one)
         self.unseen: dict[str, int] = {}
         self.agent = ""
+        self.team = ""
         self._init_capture()
 
     @Slot()
@@ -100,7 +101,7 @@ class PipelineWorker(QObject, CaptureSlots):
             self.controller = self._make_controller(engines)
             self.engines = engines
             if self.agent:
-                self.controller.agent = self.agent
+                self.controller.agent, self.controller.team = self.agent, self.team
         except Exception as exc:
             log.error("model loading failed: %s", exc)
             self.load_failed.emit(str(exc))
@@ -146,7 +147,7 @@ class PipelineWorker(QObject, CaptureSlots):
             self.conversation_activity.emit(name, 0)  # 0: the one shown
             return self.controller
         controller = self._make_controller(self.engines)
-        controller.agent = self.agent
+        controller.agent, controller.team = self.agent, self.team
         self.conversations[name] = controller
         return controller
 
@@ -191,12 +192,13 @@ class PipelineWorker(QObject, CaptureSlots):
             return
         self.role_corrected.emit(turn.message, turn.insight)
 
-    @Slot(str)
-    def set_agent(self, name: str) -> None:
+    @Slot(str, str)
+    def set_agent(self, name: str, team: str = "") -> None:
         """Who uses the app from now on (a session already running keeps the name it started with)."""
-        self.agent = name
-        if self.controller is not None:
-            self.controller.agent = name
+        self.agent, self.team = name, team
+        for controller in [self.controller, *self.conversations.values()]:
+            if controller is not None:
+                controller.agent, controller.team = name, team
 
     @Slot()
     @Slot(str)

@@ -43,10 +43,11 @@ def procedure_tracker(on_error: Callable[[str], None]) -> ProcedureTracker | Non
 
 def session_controller(engines: Engines, journal: JournalLike | None = None, redaction: bool = True,
                        on_error: Callable[[str], None] = lambda message: None, journal_path: Path | None = None,
-                       on_draft: Callable[[Any], None] | None = None, agent: str = "") -> SessionController:
+                       on_draft: Callable[[Any], None] | None = None, agent: str = "",
+                       team: str = "") -> SessionController:
     """The controller the window drives: KB replies and macros ranked with what agents used before (read from the
     journal at ``journal_path``), the procedure checklist, and drafts when a language model is loaded and someone
-    listens to them (``on_draft``). ``agent`` (the agent's name) is recorded on every session it starts."""
+    listens to them (``on_draft``). ``agent`` (the agent's name) and ``team`` are recorded on every session it starts."""
     from assist.pipeline.replies import ReplyService, feedback_history
 
     drafts = None
@@ -56,7 +57,7 @@ def session_controller(engines: Engines, journal: JournalLike | None = None, red
         drafts = DraftService(engines.llm, on_update=on_draft)
     return SessionController(engines, journal=journal, redaction=redaction, on_error=on_error,
                              replies=ReplyService(engines.macros, feedback_history(journal_path)), drafts=drafts,
-                             procedures=procedure_tracker(on_error), agent=agent.strip())
+                             procedures=procedure_tracker(on_error), agent=agent.strip(), team=team.strip())
 
 
 def context_turn(line: str) -> tuple[Role, str]:

@@ -115,11 +115,13 @@ class SessionController:
     _hits: list[Hit] = field(default_factory=list)
     intent_tracker: ConversationIntent = field(default_factory=ConversationIntent)  # the KB passages behind the latest customer turn's replies
     agent: str = ""  # who uses this app (settings: agent_name): recorded on every session it starts
+    team: str = ""  # the agent's team (settings: team): recorded beside the name
 
     def start_session(self, agent: str = "", source: str = "chat") -> Session:
         if self.session is not None:
             self.end_session()
-        self.session = Session(agent=agent or self.agent, redaction_enabled=self.redaction, source=source)
+        self.session = Session(agent=agent or self.agent, redaction_enabled=self.redaction, source=source,
+                               team=self.team)
         self.history = []
         self.intent_tracker.reset()
         self.screen, self.screen_entities = None, []

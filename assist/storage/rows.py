@@ -12,8 +12,8 @@ from assist.storage.redaction import redact
 Statement = tuple[str, tuple[Any, ...]]
 
 INSERT_SESSION = (
-    "INSERT INTO sessions (id, started_at, ended_at, agent, source, redaction_enabled, app_version) "
-    "VALUES (?, ?, NULL, ?, ?, ?, ?)"
+    "INSERT INTO sessions (id, started_at, ended_at, agent, source, redaction_enabled, app_version, team) "
+    "VALUES (?, ?, NULL, ?, ?, ?, ?, ?)"
 )
 END_SESSION = "UPDATE sessions SET ended_at = ? WHERE id = ?"
 INSERT_EVENT = (
@@ -77,7 +77,7 @@ def _value(enum_or_str: Any) -> str:
 
 def session_op(session: Session, redaction: bool, app_version: str) -> WriteOp:
     params = (session.id, float(session.started_at), clean_text(session.agent), clean_text(session.source),
-              int(redaction), app_version)  # fmt: skip
+              int(redaction), app_version, clean_text(session.team))  # fmt: skip
     return WriteOp(f"session {session.id}", ((INSERT_SESSION, params),))
 
 

@@ -279,6 +279,12 @@ def _used_means_sent(db: Database) -> None:
         db.execute(sql)
 
 
+@migrations(name="0010_session_team")
+def _session_team(db: Database) -> None:
+    """The agent's team beside the agent's name on every session (settings: team); '' for sessions before."""
+    db.table("sessions").add_column("team", str, not_null_default="")
+
+
 def apply_migrations(db: Database) -> list[str]:
     """Apply pending migrations; return the names that were applied now."""
     pending = [migration.name for migration in migrations.pending(db)]

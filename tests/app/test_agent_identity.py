@@ -38,10 +38,10 @@ def test_settings_hold_the_agent_and_saving_keeps_every_other_key(tmp_path):
 
 
 def test_every_session_records_the_agent_and_a_change_applies_to_the_next(engines, recording_journal):
-    controller = session_controller(engines, journal=recording_journal, agent=" Maria Lopez ")
+    controller = session_controller(engines, journal=recording_journal, agent=" Maria Lopez ", team="Returns")
     first = controller.start_session()
     controller.submit(Role.CUSTOMER, "where is my parcel")
-    assert first.agent == "Maria Lopez"
+    assert first.agent == "Maria Lopez" and first.team == "Returns"
     screenshot_like = controller.start_session(source="screenshot")  # sessions the capture paths start too
     assert screenshot_like.agent == "Maria Lopez"
     controller.agent = "Sam"
@@ -51,7 +51,7 @@ def test_every_session_records_the_agent_and_a_change_applies_to_the_next(engine
 
 
 class WorkerDouble(QObject):
-    request_agent = Signal(str)
+    request_agent = Signal(str, str)
 
 
 @pytest.mark.gui
@@ -59,8 +59,8 @@ def test_settings_agent_page_saves_shows_and_tells_the_worker(qtbot, tmp_path):
     window = MainWindow()
     qtbot.addWidget(window)
     worker = WorkerDouble()
-    told: list[str] = []
-    worker.request_agent.connect(told.append)
+    told: list[tuple[str, str]] = []
+    worker.request_agent.connect(lambda name, team: told.append((name, team)))
     args = argparse.Namespace(command="demo", offscreen=True, settings=tmp_path / "settings.json")
     _agent_identity(args, window, worker, "")
     assert window.agent_label.text() == "Agent: not set"
@@ -72,7 +72,7 @@ def test_settings_agent_page_saves_shows_and_tells_the_worker(qtbot, tmp_path):
     dialog.agent.name.setText("  Maria   Lopez ")
     dialog.agent.team.setText("Returns")
     dialog.agent.save()
-    assert told == ["Maria Lopez"]
+    assert told == [("Maria Lopez", "Returns")]
     assert window.agent_label.text() == "Agent: Maria Lopez · Returns"
     saved = json.loads((tmp_path / "settings.json").read_text(encoding="utf-8"))
     assert saved["agent_name"] == "Maria Lopez" and saved["team"] == "Returns"

@@ -211,7 +211,7 @@ def test_a_journal_from_before_0008_shows_the_same_peak_and_is_upgraded_when_wri
 
     from sqlite_utils import Database
 
-    from assist.storage.rows import insight_op, message_op, session_op
+    from assist.storage.rows import insight_op, message_op
     from assist.storage.schema import migrations
 
     path = tmp_path / "before-0008.sqlite3"
@@ -222,7 +222,9 @@ def test_a_journal_from_before_0008_shows_the_same_peak_and_is_upgraded_when_wri
                           created_at=1001.0)
     insight = Insight(session.id, message.id, EmotionEstimate(SAD), LabelEstimate("negative", 0.9),
                       LabelEstimate("payment_issue", 0.8), Escalation(EscalationLevel.LOW, 0.2), (), {}, {})
-    for op in (session_op(session, False, "0"), message_op(message, False), insight_op(insight, False)):
+    db.execute("INSERT INTO sessions (id, started_at, ended_at, agent, source, redaction_enabled, app_version) "
+               "VALUES (?, ?, NULL, ?, ?, ?, ?)", (session.id, 1000.0, "sam", "chat", 0, "0"))  # that release's row
+    for op in (message_op(message, False), insight_op(insight, False)):
         for sql, params in op.statements:
             db.execute(sql, params)
     db.conn.commit()
@@ -237,7 +239,7 @@ def test_a_journal_from_before_0008_shows_the_same_peak_and_is_upgraded_when_wri
     assert (old.peak_emotion, old.peak_negative) == ("sadness", pytest.approx(0.6))
     assert hashlib.sha256(path.read_bytes()).hexdigest() == before
     with Journal(path) as journal:  # Assist opens it for writing: 0008 rebuilds the stored figures
-        assert journal.migrations_applied == [PEAK_MIGRATION, "0009_used_means_sent"]
+        assert journal.migrations_applied == [PEAK_MIGRATION, "0009_used_means_sent", "0010_session_team"]
         angry = ChatMessage(session_id=session.id, role=Role.CUSTOMER, text="and nobody answers", created_at=1002.0)
         journal.record_message(angry)
         journal.record_insight(Insight(session.id, angry.id, EmotionEstimate({"anger": 0.7, "sadness": 0.3}),

@@ -222,7 +222,7 @@ def test_search_uses_full_text_index(open_journal: Callable[..., Journal], tmp_p
 
 ALL_MIGRATIONS = ["0001_initial", "0002_events_fts", "0003_insight_contributions", "0004_live_capture",
                   "0005_session_stats", "0006_annotations", "0007_conversation_intent",
-                  "0008_peak_one_negative_emotion", "0009_used_means_sent"]
+                  "0008_peak_one_negative_emotion", "0009_used_means_sent", "0010_session_team"]
 
 
 def test_migrations_recorded_and_not_reapplied(open_journal: Callable[..., Journal], tmp_path: Path) -> None:
@@ -257,7 +257,7 @@ def test_a_journal_from_the_previous_release_is_upgraded_without_loss(tmp_path: 
     journal = Journal(path)
     assert journal.migrations_applied == ["0003_insight_contributions", "0004_live_capture", "0005_session_stats",
                                           "0006_annotations", "0007_conversation_intent",
-                                          "0008_peak_one_negative_emotion", "0009_used_means_sent"]
+                                          "0008_peak_one_negative_emotion", "0009_used_means_sent", "0010_session_team"]
     journal.close()
     with sqlite3.connect(path) as conn:
         assert conn.execute("SELECT id FROM sessions").fetchall() == [("s1",)]
@@ -444,3 +444,13 @@ def test_a_corrected_speaker_is_recorded_with_what_it_was(open_journal: Callable
         [event] = reader.events(session.id)
     assert event["role"] == "customer" and event["text"] == "my parcel never arrived"
     assert event["meta"] == {"x": 1, "role_corrected": {"from": "agent", "at": 1234.5}}
+
+
+def test_the_agents_team_is_recorded_with_the_session(open_journal: Callable[..., Journal], tmp_path: Path) -> None:
+    journal = open_journal()
+    journal.start_session(Session(agent="Maria Lopez", team="Returns"))
+    journal.start_session(Session(agent="Sam"))
+    assert journal.flush()
+    with JournalReader(tmp_path / "journal.sqlite3") as reader:
+        rows = {row["agent"]: row["team"] for row in reader.sessions()}
+    assert rows == {"Maria Lopez": "Returns", "Sam": ""}
