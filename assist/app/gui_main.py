@@ -104,6 +104,10 @@ def run_gui(args: argparse.Namespace) -> int:
         window.set_journal_status("NOT recording")
     else:
         window.set_journal_status(str(getattr(journal, "path", args.db)))
+        interrupted = int(getattr(journal, "interrupted_sessions", 0) or 0)
+        if interrupted:
+            window.on_status(f"{interrupted} session{'s' if interrupted > 1 else ''} of the last run ended when "
+                             "Assist stopped unexpectedly: closed at their last message (marked in review)")
 
     if journal is not None:  # the supervisor's view of this PC's journal, read-only, opened when first shown
         _add_review_tab(window, Path(journal.path))

@@ -47,6 +47,7 @@ class Journal:
         self.app_version = _installed_version() if app_version is None else app_version
         self._on_error = on_error
         conn, self.migrations_applied = open_writer(self.path, busy_timeout_ms)
+        self.interrupted_sessions = close_interrupted_sessions(conn)
         self._writer = JournalWriter(conn, self.path, self._report, busy_timeout_ms / 1000)
 
     # --- writes (enqueue only) ------------------------------------------------------------
@@ -121,4 +122,11 @@ class Journal:
         return f"Journal({str(self.path)!r}, redaction={self.redaction}, pending={self.pending_count})"
 
 
-__all__ = ["Journal"]
+__all__ = ["Journal", "close_interrupted_sessions"]
+
+
+def close_interrupted_sessions(conn: Any) -> int:
+    """Close the sessions a previous run left open (the app was killed or crashed: nothing ended them) at their
+    last event's time, marked ``ended_by: crash`` in their capture JSON so review says so. Returns how many."""
+    with conn:
+        return int(conn.execute(rows.CLOSE_INTERRUPTED).rowcount or 0)

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import re
 import sqlite3
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
+from typing import Any
 
 from assist.storage.schema import MIGRATION_SET, PEAK_MIGRATION, migrations, session_peak_sql
 
@@ -63,6 +64,7 @@ class SessionSummary:
     suggestions: int
     used: int
     origin: str = ""  # the journal a merged session was recorded in (its file name); '' for the journal's own
+    interrupted: bool = False  # the app stopped without ending it (closed at its last event at the next start)
 
     @property
     def acceptance(self) -> float | None:
@@ -89,13 +91,16 @@ class SearchHit:
 # where a merged session was recorded (merge writes it into the capture JSON); instr first: most have none
 _ORIGIN = ("CASE WHEN instr(s.capture, '\"merged_from\"') > 0 AND json_valid(s.capture) "
            "THEN coalesce(CAST(json_extract(s.capture, '$.merged_from') AS TEXT), '') ELSE '' END")
+# a session the next start closed because the app had stopped without ending it (Journal: ended_by "crash")
+_INTERRUPTED = ("CASE WHEN instr(s.capture, '\"ended_by\"') > 0 AND json_valid(s.capture) "
+                "THEN json_extract(s.capture, '$.ended_by') = 'crash' ELSE 0 END")
 _SELECT = (
     "SELECT s.id, s.started_at, s.ended_at, "
     "max(0, coalesce(s.ended_at, st.last_at, s.started_at) - s.started_at) AS duration_s, s.agent, s.source, "
     "coalesce(st.messages, 0) AS messages, coalesce(st.customer_turns, 0) AS customer_turns, "
     "coalesce(st.peak_negative, 0) AS peak_negative, coalesce(st.peak_emotion, ''), "
     "coalesce(st.escalations, 0) AS escalations, coalesce(st.suggestions, 0) AS suggestions, coalesce(st.used, 0), "
-    f"{_ORIGIN}, "
+    f"{_ORIGIN}, {_INTERRUPTED}, "
     "CASE WHEN coalesce(st.suggestions, 0) > 0 THEN 1.0 * st.used / st.suggestions END AS acceptance "
     "FROM sessions s LEFT JOIN {stats} st ON st.session_id = s.id"
 )
@@ -155,7 +160,17 @@ def list_sessions(conn: sqlite3.Connection, flt: SessionFilter | None = None, so
     order = f"{SORT_COLUMNS[sort]} {'DESC' if descending else 'ASC'} NULLS LAST, s.started_at DESC, s.id"
     sql = _SELECT.format(stats=_stats(conn))
     rows = conn.execute(f"{sql}{where} ORDER BY {order} LIMIT ? OFFSET ?", [*params, limit, offset])
-    return [SessionSummary(*tuple(row)[:14]) for row in rows]
+    return [_summary(tuple(row)) for row in rows]
+
+
+_SUMMARY_FIELDS = [f.name for f in fields(SessionSummary)]
+
+
+def _summary(row: tuple[Any, ...]) -> SessionSummary:
+    """A row of ``_SELECT`` as a SessionSummary (its columns in the dataclass's order; acceptance is computed)."""
+    values: dict[str, Any] = dict(zip(_SUMMARY_FIELDS, row))
+    values["interrupted"] = bool(values.get("interrupted"))
+    return SessionSummary(**values)
 
 
 def count_sessions(conn: sqlite3.Connection, flt: SessionFilter | None = None) -> int:

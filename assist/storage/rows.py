@@ -15,7 +15,15 @@ INSERT_SESSION = (
     "INSERT INTO sessions (id, started_at, ended_at, agent, source, redaction_enabled, app_version, team) "
     "VALUES (?, ?, NULL, ?, ?, ?, ?, ?)"
 )
-END_SESSION = "UPDATE sessions SET ended_at = ? WHERE id = ?"
+# an end said by the app wins over a "crash" mark put by another start (two windows on one journal)
+END_SESSION = ("UPDATE sessions SET ended_at = ?, capture = CASE WHEN json_valid(capture) "
+               "THEN json_remove(capture, '$.ended_by') ELSE capture END WHERE id = ?")
+# sessions an app that stopped without ending them left open: closed at their last event, marked as such
+CLOSE_INTERRUPTED = (
+    "UPDATE sessions SET ended_at = max(started_at, coalesce((SELECT max(e.created_at) FROM events e "
+    "WHERE e.session_id = sessions.id), started_at)), "
+    "capture = json_set(CASE WHEN json_valid(capture) THEN capture ELSE '{}' END, '$.ended_by', 'crash') "
+    "WHERE ended_at IS NULL")
 INSERT_EVENT = (
     "INSERT INTO events (id, session_id, kind, role, text, created_at, redactions, meta) "
     "VALUES (?, ?, ?, ?, ?, ?, ?, ?)"

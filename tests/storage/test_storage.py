@@ -454,3 +454,34 @@ def test_the_agents_team_is_recorded_with_the_session(open_journal: Callable[...
     with JournalReader(tmp_path / "journal.sqlite3") as reader:
         rows = {row["agent"]: row["team"] for row in reader.sessions()}
     assert rows == {"Maria Lopez": "Returns", "Sam": ""}
+
+
+def test_sessions_a_crashed_app_left_open_are_closed_at_the_next_start(tmp_path: Path) -> None:
+    """Issue 18 (3): a session nothing ended (the app was killed) is closed when the journal is next opened for
+    writing, at its last event's time, and review says why; a session ended properly is untouched."""
+    from assist.storage import Journal as JournalClass
+    from assist.storage.review import SessionFilter
+
+    path = tmp_path / "journal.sqlite3"
+    with JournalClass(path) as journal:
+        crashed = Session(agent="alex", started_at=1000.0)
+        journal.start_session(crashed)
+        journal.record_message(ChatMessage(session_id=crashed.id, role=Role.CUSTOMER, text="hello?", created_at=1042.0))
+        ended = Session(agent="alex", started_at=2000.0)
+        journal.start_session(ended)
+        journal.end_session(ended.id, 2100.0)
+        assert journal.flush()
+    with JournalClass(path) as again:  # the next start
+        assert again.interrupted_sessions == 1
+    with JournalReader(path) as reader:
+        rows = {row["id"]: row for row in reader.sessions()}
+        summaries = {s.id: s for s in reader.session_summaries(SessionFilter())}
+    assert rows[crashed.id]["ended_at"] == pytest.approx(1042.0)
+    assert rows[ended.id]["ended_at"] == pytest.approx(2100.0)
+    assert summaries[crashed.id].interrupted and not summaries[ended.id].interrupted
+    with JournalClass(path) as journal:
+        assert journal.interrupted_sessions == 0  # once only
+        journal.end_session(crashed.id, 1050.0)  # an end said by the app itself clears the mark
+        assert journal.flush()
+    with JournalReader(path) as reader:
+        assert not next(s for s in reader.session_summaries(SessionFilter()) if s.id == crashed.id).interrupted

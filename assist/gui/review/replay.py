@@ -139,6 +139,8 @@ class ReplayView(QWidget):
         used = f"{s.used}/{s.suggestions}" + (f" ({s.acceptance:.0%})" if s.acceptance is not None else "")
         recording = f" · recording: {', '.join(p.name for p in replay.recording)}" if replay.recording else ""
         merged = f" (merged from {s.origin})" if s.origin else ""
+        if s.interrupted:  # Journal.close_interrupted_sessions
+            merged += " · Assist stopped without ending this session: closed at its last message"
         self.header.setText(
             f"<b>{html.escape(s.agent or 'unknown agent')}</b> · {_when(s.started_at)} · {_duration(s.duration_s)} · "
             f"{html.escape(s.source)} · {s.customer_turns} customer turns · peak negative {html.escape(s.peak_text)}"
