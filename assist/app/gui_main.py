@@ -130,6 +130,10 @@ def run_gui(args: argparse.Namespace) -> int:
     worker = PipelineWorker(load_engines=lambda state: load_engines(config, state), make_controller=make_controller,
                             load_later=lambda engines: load_call_models(engines, config))
     worker.agent, worker.team = agent, team
+    if journal is not None:  # every file of a session lives with its journal (and goes with its retention)
+        from assist.storage.session_files import SESSIONS_DIR
+
+        worker.data_dir = Path(journal.path).parent / SESSIONS_DIR
     connect(window, worker)
     _agent_identity(args, window, worker, agent)
     thread = WorkerThread(worker)

@@ -205,3 +205,24 @@ def test_demo_call_offscreen_screenshot(tmp_path):
     assert result.returncode == 0, result.stderr[-2000:]
     assert "4 customer insights" in result.stdout and "0 overflows" in result.stdout
     assert shot.stat().st_size > 20_000
+
+
+def test_with_db_a_calls_recordings_live_beside_that_journal_and_go_with_its_retention(tmp_path):
+    """Issue 18 (4): --db J puts the session's files beside J (not in the default data folder), and
+    `privacy retention --db J` removes them with the session."""
+    home = tmp_path / "home"
+    env = {"HOME": str(home), "XDG_DATA_HOME": str(home / "data"), "XDG_CONFIG_HOME": str(home / "config")}
+    journal = tmp_path / "elsewhere" / "j.sqlite3"
+    journal.parent.mkdir()
+    result = run_assist("demo", "--call", str(REPO / "resources" / "demo" / "call.wav"), "--speed", "8", "--record",
+                        "--offscreen", "--db", str(journal), **env)
+    assert result.returncode == 0, result.stderr[-2000:]
+    recordings = sorted((journal.parent / "sessions").glob("*/*.ogg"))
+    assert recordings, sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*") if p.is_file())
+    assert not list(home.rglob("*.ogg"))  # nothing in the default data folder
+    import time
+
+    time.sleep(1.5)
+    cleared = run_assist("privacy", "retention", "--days", "0.00001", "--db", str(journal), **env)  # ~0.9 s
+    assert cleared.returncode == 0, cleared.stderr[-2000:]
+    assert not any(path.exists() for path in recordings)
