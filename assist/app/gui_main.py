@@ -75,6 +75,15 @@ def _agent_identity(args: argparse.Namespace, window: Any, worker: Any, agent: s
 
 
 def run_gui(args: argparse.Namespace) -> int:
+    if args.command == "demo" and getattr(args, "script", None) and not getattr(args, "call", None):
+        from assist.gui.demo import ScriptError, load_script
+
+        try:
+            load_script(args.script)  # a bad script is said before any window opens
+        except ScriptError as exc:
+            log.error("%s", exc)
+            print(f"assist demo: {exc}", file=sys.stderr)
+            return 2
     if getattr(args, "offscreen", False):
         os.environ["QT_QPA_PLATFORM"] = "offscreen"
     from PySide6.QtCore import QTimer

@@ -14,9 +14,35 @@ def default_demo_path() -> Path:
     return resource("demo", "late_order.json")
 
 
+class ScriptError(ValueError):
+    """A demo script that cannot be played, said in words (which file, what is wrong)."""
+
+
 def load_script(path: Path | None = None) -> list[tuple[str, str]]:
-    data = json.loads((path or default_demo_path()).read_text(encoding="utf-8"))
-    return [(m["role"], m["text"]) for m in data["messages"]]
+    """The (role, text) messages of a demo script: {"messages": [{"role": "customer"|"agent", "text": "..."}]}."""
+    path = path or default_demo_path()
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ScriptError(f"The demo script {path} does not exist.") from None
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+        raise ScriptError(f"The demo script {path} is not a JSON text file ({type(exc).__name__}: {exc}"[:300]
+                          + ").") from None
+    except OSError as exc:
+        raise ScriptError(f"The demo script {path} could not be read ({exc}).") from None
+    messages = data.get("messages") if isinstance(data, dict) else None
+    if not isinstance(messages, list) or not messages:
+        raise ScriptError(f"The demo script {path} has no \"messages\" list: expected "
+                          '{"messages": [{"role": "customer", "text": "..."}, ...]}.')
+    script = []
+    for number, message in enumerate(messages, start=1):
+        role = message.get("role") if isinstance(message, dict) else None
+        text = message.get("text") if isinstance(message, dict) else None
+        if role not in ("customer", "agent") or not isinstance(text, str) or not text.strip():
+            raise ScriptError(f"Message {number} of the demo script {path} needs a \"role\" (customer or agent) "
+                              'and a non-empty "text".')
+        script.append((role, text))
+    return script
 
 
 class DemoPlayer(QObject):

@@ -13,6 +13,7 @@ from assist.app.cli.common import backend_option, device_option, fail
 
 def cmd_analyze(args: argparse.Namespace) -> int:
     """The Insight for one customer turn, from the same engines and controller the window runs."""
+    from assist.capture.errors import CaptureError
     from assist.inference.errors import BadInput, InferenceError, ModelUnavailable
     from assist.pipeline.assembly import analyze_turn, app_engine_config, context_turn, session_controller
     from assist.pipeline.engines import load_engines
@@ -35,7 +36,7 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     context = [context_turn(line) for line in args.context or []]
     try:
         insight = analyze_turn(controller, text, voice=args.wav, image=args.image, context=context)
-    except (BadInput, InferenceError, ModelUnavailable) as exc:
+    except (BadInput, InferenceError, ModelUnavailable, CaptureError) as exc:  # a bad image, audio: in words
         return fail(str(exc))
     finally:
         controller.end_session()

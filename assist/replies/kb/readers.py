@@ -269,6 +269,9 @@ def read_json(path: Path, text: str, source: str) -> FileRead:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
         raise MalformedFile(source, f"is not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})") from exc
+    except RecursionError as exc:  # "[[[[...": Python's parser gives up before we would; say it as what it is
+        raise MalformedFile(source, "is nested too deeply to be a knowledge base (lists or objects inside each "
+                                    "other thousands of levels deep)") from exc
     if _is_abcd(data):
         try:
             entries = import_abcd_guidelines(path)
