@@ -83,6 +83,18 @@ def _text_model(state: dict[str, Any]) -> dict[str, Any]:
     return {"version": model.version, "provider": model.provider, "emotion": top, "intent": intent}
 
 
+def _model_files() -> dict[str, Any]:
+    """Every model file against models/manifest.json (sizes and sha256): a changed byte, a truncated prior or a
+    garbage manifest fails here instead of silently changing what the app reads."""
+    from assist.inference.model_manifest import verify
+
+    checks = verify()
+    bad = [f"{c.name}: {c.problem}" for c in checks if not c.ok]
+    if bad:
+        raise AssertionError("; ".join(bad))
+    return {"models": [c.name for c in checks], "notes": [f"{c.name}: {c.note}" for c in checks if c.note]}
+
+
 def _voice_and_fusion() -> dict[str, Any]:
     import numpy as np
 
@@ -181,6 +193,7 @@ def run_self_test(report_path: str | None = None) -> int:
     checks, state = Checks(), {}
     started = time.perf_counter()
     checks.run("runtime libraries", _libraries)
+    checks.run("model files match the manifest", _model_files)
     checks.run("text model (ONNX) analyses a complaint", lambda: _text_model(state))
     checks.run("voice and fusion models load and run", _voice_and_fusion)
     checks.run("OCR reads an image it draws", _ocr)

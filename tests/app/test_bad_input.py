@@ -42,6 +42,8 @@ CASES = {
                                  lambda: _png(64, 64)[:40], "cut.png"),
     "analyze: noise as a WAV": (("analyze", "--text", "hi", "--wav", "{file}"), "noise.wav",
                                 lambda: os.urandom(2000), "noise.wav"),
+    "eval voice: nothing it can score": (("eval", "voice", "--csv", "{file}"), "voices.csv",
+                                         lambda: b"path,label\n/nowhere/a.wav,anger\n", "could be scored"),
 }
 
 

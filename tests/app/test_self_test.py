@@ -30,7 +30,7 @@ def test_the_self_test_passes_here_and_reports_every_check(tmp_path):
                          env={**__import__("os").environ, "QT_QPA_PLATFORM": "offscreen"})
     assert out.returncode == 0, out.stdout + out.stderr
     data = json.loads(report.read_text())
-    assert data["ok"] and len(data["checks"]) == 7 and all(c["ok"] for c in data["checks"])
+    assert data["ok"] and len(data["checks"]) == 8 and all(c["ok"] for c in data["checks"])
     by_name = {c["check"]: c for c in data["checks"]}
     assert by_name["text model (ONNX) analyses a complaint"]["emotion"] == "anger"
     assert "delayed" in by_name["OCR reads an image it draws"]["text"].lower()
@@ -70,3 +70,31 @@ def test_the_app_logs_to_a_rotating_file_in_the_user_log_folder(tmp_path, monkey
     finally:
         root.removeHandler(handler)
         handler.close()
+
+
+def test_a_changed_model_byte_or_a_truncated_prior_fails_the_self_test(tmp_path, monkeypatch, capsys):
+    """Issue 18 (10): the self-test checks every model file against the manifest's hashes."""
+    import dataclasses
+    import shutil
+
+    from assist.app import self_test
+    from assist.inference import model_manifest
+
+    shipped = model_manifest.load_manifest()
+    text = next(e for e in shipped if e.name == "text")
+    copy = tmp_path / "copy"
+    for f in text.files:
+        if (text.root / f.path).exists():
+            (copy / f.path).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(text.root / f.path, copy / f.path)
+    prior = copy / "models" / "text" / "dialogue_prior.json"
+    prior.write_bytes(prior.read_bytes()[:-40])  # truncated
+    monkeypatch.setattr(model_manifest, "load_manifest", lambda *a, **k: [dataclasses.replace(text, root=copy)])
+    monkeypatch.setattr(model_manifest, "load_user_manifest", lambda *a, **k: [])
+    assert self_test.run_self_test(str(tmp_path / "r.json")) == 1
+    out = capsys.readouterr().out
+    assert "FAIL  model files match the manifest" in out and "dialogue_prior.json" in out
+    monkeypatch.setattr(model_manifest, "load_manifest",
+                        lambda *a, **k: (_ for _ in ()).throw(model_manifest.ManifestError("manifest.json is garbage")))
+    checks = model_manifest.verify()
+    assert not checks[0].ok and "garbage" in checks[0].problem

@@ -8,8 +8,10 @@ import dataclasses
 import json
 import tempfile
 from pathlib import Path
+from typing import Any
 
 from assist.app.cli.common import backend_option, device_option, fail, progress_bar, run_json_job
+from assist.domain import ProgressState
 
 
 def cmd_eval_text(args: argparse.Namespace) -> int:
@@ -52,8 +54,16 @@ def cmd_eval_voice(args: argparse.Namespace) -> int:
     if not args.wav_dir and not args.csv:
         return fail("give --wav-dir DIR (EmoDB file names), --csv FILE (path,label) or --loso")
     wav_dir, csv = Path(args.wav_dir) if args.wav_dir else None, Path(args.csv) if args.csv else None
-    return run_json_job("eval voice", lambda state: evaluate_voice(voice_items(wav_dir, csv), state),
-                        (ValueError, OSError, ModelUnavailable))
+    outcome: dict[str, Any] = {}
+
+    def job(state: ProgressState) -> dict[str, Any]:
+        outcome.update(evaluate_voice(voice_items(wav_dir, csv), state))
+        return outcome
+
+    code = run_json_job("eval voice", job, (ValueError, OSError, ModelUnavailable))
+    if code == 0 and not outcome.get("scored"):  # nothing could be scored: a failure, whatever was printed
+        return fail(f"No audio file could be scored ({len(outcome.get('skipped', []))} skipped; reasons above).")
+    return code
 
 
 def cmd_eval_screen(args: argparse.Namespace) -> int:
