@@ -51,6 +51,23 @@ def user_folders() -> dict[str, Path]:
     }
 
 
+def private_folder(path: Path, tighten: bool = True) -> Path:
+    """``path`` created readable by its owner only (0o700; missing parents as usual). ``tighten`` also takes group
+    and other access off an existing one: for Assist's own folders (data, logs, sessions/), not for a folder a user
+    chose to put a journal in. POSIX modes; on Windows the per-user folders are private already."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.mkdir(mode=0o700, exist_ok=True)
+    if tighten and os.name == "posix" and path.stat().st_mode & 0o077:
+        os.chmod(path, 0o700)
+    return path
+
+
+def is_user_folder(path: Path) -> bool:
+    """``path`` is one of Assist's per-user folders or inside one."""
+    target = Path(path).resolve()
+    return any(target == root.resolve() or root.resolve() in target.parents for root in user_folders().values())
+
+
 def user_data_dir() -> Path:
     """The journal, recordings and screenshots, the knowledge base, the reply bank, added models."""
     return user_folders()["data"]

@@ -17,6 +17,7 @@ import numpy as np
 
 from assist.capture.audio import TARGET_RATE
 from assist.capture.errors import CaptureError
+from assist.paths import private_folder
 
 log = logging.getLogger("assist.capture")
 
@@ -35,7 +36,8 @@ class CallRecorder:
             raise CaptureError(f"Call recording is not available ({exc}).") from exc
         self._sf = soundfile
         try:
-            self.folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+            private_folder(self.folder.parent)  # sessions/ and sessions/<id>/, owner-only
+            private_folder(self.folder)
         except OSError as exc:
             raise CaptureError(f"Cannot record the call into {self.folder}: {exc.strerror or exc}.") from exc
 

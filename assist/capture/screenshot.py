@@ -23,6 +23,7 @@ import cv2
 import numpy as np
 
 from assist.capture.errors import ScreenCaptureError
+from assist.paths import private_folder
 
 MAX_CAPTURE_SIDE = 3840  # captures and loaded images are shrunk so their longest side is at most this
 BAND_BYTES = 64 * 1024 * 1024  # a larger grab is taken in bands of at most this many BGRA bytes
@@ -305,9 +306,9 @@ def _write_private(folder: Path, name: str, data: bytes) -> Path:
     """Write atomically (temporary file, then rename) into ``folder`` (created 0o700), file mode 0o600."""
     path, partial = folder / name, folder / f".{name}.part"
     try:
-        if not folder.is_dir():
-            folder.mkdir(mode=0o700, parents=True, exist_ok=True)
-            os.chmod(folder, 0o700)
+        if not folder.is_dir():  # sessions/<id>/, both owner-only
+            private_folder(folder.parent)
+            private_folder(folder)
         descriptor = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_BINARY", 0), 0o600)
         with os.fdopen(descriptor, "wb") as handle:
             handle.write(data)

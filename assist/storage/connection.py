@@ -8,7 +8,7 @@ from pathlib import Path
 
 from sqlite_utils import Database
 
-from assist.paths import user_data_dir
+from assist.paths import is_user_folder, private_folder, user_data_dir
 from assist.storage.errors import (
     DatabaseCorrupt,
     DatabaseTooNew,
@@ -92,8 +92,8 @@ def open_writer(path: Path, busy_timeout_ms: int = DEFAULT_BUSY_TIMEOUT_MS) -> t
     """
     if path.is_dir():
         raise DatabaseUnavailable(path, "this is a folder, not a file")
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
+    try:  # owner-only like the journal; a folder the user chose is created so but never changed
+        private_folder(path.parent, tighten=is_user_folder(path.parent))
     except OSError as exc:
         raise DatabaseUnavailable(path, f"cannot create the folder: {exc}") from exc
     owner_only(path)

@@ -485,3 +485,51 @@ def test_sessions_a_crashed_app_left_open_are_closed_at_the_next_start(tmp_path:
         assert journal.flush()
     with JournalReader(path) as reader:
         assert not next(s for s in reader.session_summaries(SessionFilter()) if s.id == crashed.id).interrupted
+
+
+@pytest.mark.skipif(os.name != "posix", reason="POSIX file modes")
+def test_assists_folders_and_files_are_owner_only(tmp_path: Path, monkeypatch) -> None:
+    """Issue 18 (10): the data folder, sessions/ (and each session's folder), kb.sqlite3 and the log folder are
+    created readable by their owner only, like the journal; a folder a user chose for --db is not changed."""
+    import stat
+
+    import numpy as np
+
+    from assist.app.cli.main import add_log_file
+    from assist.capture.screenshot import store_screenshot
+    from assist.paths import user_data_dir, user_log_dir
+    from assist.replies.kb.store import KnowledgeStore
+    from assist.storage import Journal as JournalClass
+
+    for name in ("XDG_DATA_HOME", "XDG_STATE_HOME", "XDG_CACHE_HOME", "XDG_CONFIG_HOME"):
+        monkeypatch.setenv(name, str(tmp_path / name.lower()))
+    old = os.umask(0o022)
+    try:
+        data = user_data_dir()
+        with JournalClass(data / "journal.sqlite3"):
+            pass
+        store_screenshot(np.zeros((8, 8, 3), dtype=np.uint8), data / "sessions" / "abc")
+        KnowledgeStore(data / "kb.sqlite3").close()
+        handler = add_log_file()
+        chosen = tmp_path / "my-project"
+        chosen.mkdir(mode=0o755)
+        with JournalClass(chosen / "j.sqlite3"):
+            pass
+    finally:
+        os.umask(old)
+        import logging
+
+        for h in list(logging.getLogger().handlers):
+            if getattr(h, "baseFilename", "").startswith(str(tmp_path)):
+                logging.getLogger().removeHandler(h)
+                h.close()
+
+    def mode(path: Path) -> int:
+        return stat.S_IMODE(path.stat().st_mode)
+
+    for folder in (data, data / "sessions", data / "sessions" / "abc", user_log_dir()):
+        assert mode(folder) == 0o700, (folder, oct(mode(folder)))
+    for file in (data / "journal.sqlite3", data / "kb.sqlite3", user_log_dir() / "assist.log"):
+        assert mode(file) & 0o077 == 0, (file, oct(mode(file)))
+    assert handler is not None
+    assert mode(chosen) == 0o755  # the user's own folder is left as it was

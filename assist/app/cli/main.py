@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -121,13 +122,15 @@ def add_log_file() -> Path | None:
     support engineer can read what happened; None (said on stderr) when the folder cannot be written."""
     from logging.handlers import RotatingFileHandler
 
-    from assist.paths import user_log_dir
+    from assist.paths import private_folder, user_log_dir
 
     folder = user_log_dir()
     try:
-        folder.mkdir(parents=True, exist_ok=True)
-        handler = RotatingFileHandler(folder / "assist.log", maxBytes=LOG_BYTES, backupCount=LOG_FILES,
-                                      encoding="utf-8")
+        private_folder(folder)  # owner-only: the log names sessions and files
+        log_file = folder / "assist.log"
+        if not log_file.exists():
+            os.close(os.open(log_file, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+        handler = RotatingFileHandler(log_file, maxBytes=LOG_BYTES, backupCount=LOG_FILES, encoding="utf-8")
     except OSError as exc:
         logging.getLogger("assist").warning("no log file: %s", exc)
         return None

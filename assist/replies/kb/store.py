@@ -9,6 +9,7 @@ cosine similarity (reciprocal-rank fusion); the embedding function is injected b
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import threading
 import time
@@ -20,7 +21,7 @@ import numpy as np
 from sqlite_utils import Database, Migrations
 
 from assist.domain import ProgressState
-from assist.paths import user_data_dir
+from assist.paths import is_user_folder, private_folder, user_data_dir
 from assist.replies.kb.entries import KnowledgeBaseError
 from assist.replies.kb.plan import ImportPlan, ImportReport, StoredState, plan_import
 from assist.replies.kb.readers import embedding_text
@@ -128,7 +129,9 @@ def _connect(path: Path) -> sqlite3.Connection:
     if path.is_dir():
         raise KnowledgeStoreError(f"{path} is a folder, not a knowledge-base file")
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        private_folder(path.parent, tighten=is_user_folder(path.parent))
+        if not path.exists():  # owner-only like the journal (SQLite gives its -wal / -shm the same mode)
+            os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
         conn = sqlite3.connect(str(path), timeout=5, isolation_level=None, check_same_thread=False)
         try:  # SQLite reads the header itself: a handle of our own would drop the process's locks when closed
             tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
