@@ -35,7 +35,10 @@ log = logging.getLogger(__name__)
 
 TOKEN_FILE = "chat_feed_token"
 LOCAL_HOSTS = {"127.0.0.1": socket.AF_INET, "::1": socket.AF_INET6}
-AUTH_TIMEOUT_S = 10.0  # a client must send its token within this time
+AUTH_TIMEOUT_S = 10.0  # a client must send its whole token line within this time (in all, not per read)
+MAX_UNAUTHENTICATED = 4  # connections still to send their token; a new one beyond this closes the oldest
+TOKEN_LINE_BYTES = 4096  # a token line is short: more is not a token
+REFUSAL_SUMMARY_S = 10.0  # failed logins are said at most once in this long, with how many there were
 _TOKEN_PATTERN = re.compile(r"^[A-Za-z0-9_-]{32,}$")
 _LINGER_BYTES = 1024 * 1024  # before closing on an error, read at most this much (and for at most
 _LINGER_S = 1.0  # this long) of what the client still sends, so the kernel does not reset our reply away
@@ -66,6 +69,9 @@ class ChatFeedServer:
         self._requested_port = port
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
+        self._refusals = 0  # failed logins not said yet
+        self._refusal_said = 0.0
+        self._refusal_lock = threading.Lock()
 
     @property
     def port(self) -> int:
@@ -102,6 +108,19 @@ class ChatFeedServer:
         except Exception:
             log.exception("chat feed problem handler failed")
 
+    def _refused_login(self) -> None:
+        """A failed login, said at most once every REFUSAL_SUMMARY_S with the count since (a flood of token-less
+        clients must not flood the window, the queue or the log)."""
+        with self._refusal_lock:
+            self._refusals += 1
+            now = time.monotonic()
+            if now - self._refusal_said < REFUSAL_SUMMARY_S:
+                return
+            count, self._refusals, self._refusal_said = self._refusals, 0, now
+        self._problem("a connection was refused (bad or missing token)." if count == 1 else
+                      f"{count} connections were refused (bad or missing token) in the last "
+                      f"{REFUSAL_SUMMARY_S:.0f} s.")
+
 
 class _Server(socketserver.ThreadingTCPServer):
     daemon_threads = False
@@ -111,15 +130,26 @@ class _Server(socketserver.ThreadingTCPServer):
         self.address_family = family
         self.feed = feed
         self._clients: set[socket.socket] = set()
+        self._pending: dict[socket.socket, float] = {}  # connected, token not yet given: since when
         self._lock = threading.Lock()
         self._closing = False
         super().__init__(address, _Handler)
 
     def process_request(self, request: Any, client_address: Any) -> None:
+        evicted = None
         with self._lock:
-            refused = self._closing or len(self._clients) >= self.feed.max_clients
+            if not self._closing and len(self._pending) >= MAX_UNAUTHENTICATED:
+                evicted = min(self._pending, key=self._pending.__getitem__)  # the slowest to log in makes room
+                del self._pending[evicted]
+            refused = self._closing or len(self._clients) - (evicted is not None) >= self.feed.max_clients
             if not refused:
                 self._clients.add(request)
+                self._pending[request] = time.monotonic()
+        if evicted is not None:
+            try:
+                evicted.shutdown(socket.SHUT_RDWR)  # its thread ends and frees the slot
+            except OSError:
+                pass
         if refused:
             try:
                 request.settimeout(1.0)
@@ -134,7 +164,12 @@ class _Server(socketserver.ThreadingTCPServer):
     def shutdown_request(self, request: Any) -> None:
         with self._lock:
             self._clients.discard(request)
+            self._pending.pop(request, None)
         super().shutdown_request(request)
+
+    def logged_in(self, request: Any) -> None:
+        with self._lock:
+            self._pending.pop(request, None)
 
     def close_clients(self) -> None:
         """Wake every connection thread blocked in a read, so it ends."""
@@ -160,14 +195,13 @@ class _Handler(socketserver.StreamRequestHandler):
 
     def handle(self) -> None:
         feed = self.server.feed
-        line = self._read_line()
-        if line is None:
-            return
-        if not self._token_ok(line, feed.token):
-            self._send(False, "bad token")
-            feed._problem("a connection was refused (bad or missing token).")
+        line = self._read_token_line()
+        if line is None or not self._token_ok(line, feed.token):
+            self._send(False, "bad token" if line is not None else "no token received")
+            feed._refused_login()
             self._close_after_error()
             return
+        self.server.logged_in(self.request)
         self.request.settimeout(None)
         self._send(True)
         while (line := self._read_line()) is not None:
@@ -188,11 +222,38 @@ class _Handler(socketserver.StreamRequestHandler):
             return
         self._send(True)
 
+    def _read_token_line(self) -> bytes | None:
+        """The first line, which must come whole within ``auth_timeout`` in all (a byte a second does not keep a
+        connection open) and be short; None otherwise."""
+        deadline = time.monotonic() + self.server.feed.auth_timeout
+        data = b""
+        try:
+            while b"\n" not in data:
+                left = deadline - time.monotonic()
+                if left <= 0 or len(data) > TOKEN_LINE_BYTES:
+                    return None
+                self.request.settimeout(left)
+                chunk = self.request.recv(512)
+                if not chunk:
+                    return None
+                data += chunk
+        except OSError:  # timed out, reset, or closed to make room (MAX_UNAUTHENTICATED)
+            return None
+        line, _, rest = data.partition(b"\n")
+        self._early = rest  # lines sent right after the token, in the same packet
+        return line.rstrip(b"\r")
+
     def _read_line(self) -> bytes | None:
         """The next line without its newline; None when the connection ended or had to be dropped."""
         feed = self.server.feed
+        early, self._early = getattr(self, "_early", b""), b""
+        if early:  # lines that arrived with the token line
+            newline = early.find(b"\n")
+            if newline >= 0:
+                self._early = early[newline + 1:]
+                return early[:newline].rstrip(b"\r")
         try:
-            raw = self.rfile.readline(feed.max_line_bytes + 1)
+            raw = early + self.rfile.readline(feed.max_line_bytes + 1 - len(early))
         except TimeoutError:
             self._send(False, "no token received")
             return None

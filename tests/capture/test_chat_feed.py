@@ -539,3 +539,71 @@ def test_the_feed_hub_publishes_its_server_and_tailer_only_once_they_are_complet
     finally:
         hub.stop()
     assert hub.server is None and hub.tailer is None
+
+
+def test_slow_token_less_clients_cannot_lock_a_real_client_out(feed):
+    """Issue 18 (7): eight connections that send a byte now and then and never a token do not keep a real client
+    out: a new connection beyond MAX_UNAUTHENTICATED closes the slowest, and a token line has a total deadline."""
+    import threading
+
+    from assist.capture.chat_socket import MAX_UNAUTHENTICATED
+
+    server, got = feed
+    stop = threading.Event()
+    slow = []
+    for _ in range(8):
+        connection = socket.create_connection(("127.0.0.1", server.port), timeout=5)
+        connection.sendall(b'{"tok')
+        slow.append(connection)
+
+    def drip():
+        while not stop.wait(0.3):
+            for connection in slow:
+                try:
+                    connection.sendall(b"e")
+                except OSError:
+                    pass
+
+    dripper = threading.Thread(target=drip, daemon=True)
+    dripper.start()
+    try:
+        started = time.monotonic()
+        replies = send_messages(server.port, TOKEN, [{"role": "customer", "text": "a real client"}])
+        assert replies == [{"ok": True}] and time.monotonic() - started < 3
+        wait_until(lambda: got.texts() == ["a real client"])
+        assert MAX_UNAUTHENTICATED < 8
+    finally:
+        stop.set()
+        dripper.join(2)
+        for connection in slow:
+            connection.close()
+
+
+def test_a_token_line_dripped_past_the_deadline_is_refused():
+    got = Collector()
+    server = ChatFeedServer(got.messages.append, got.problems.append, token=TOKEN, auth_timeout=1.0)
+    server.start()
+    try:
+        connection, reader = connect(server.port)
+        started = time.monotonic()
+        for byte in json.dumps({"token": TOKEN})[:6]:
+            connection.sendall(byte.encode())
+            time.sleep(0.3)  # each read is quick; all of them together are too slow
+        assert reply(reader) == {"ok": False, "error": "no token received"}
+        assert time.monotonic() - started < 3
+        connection.close()
+    finally:
+        server.stop()
+
+
+def test_a_flood_of_failed_logins_is_said_once_with_its_count(feed):
+    server, got = feed
+    for _ in range(40):
+        connection, reader = connect(server.port)
+        connection.sendall(b'{"token": "wrong"}\n')
+        assert reply(reader)["ok"] is False
+        connection.close()
+    wait_until(lambda: got.problems)
+    time.sleep(0.2)
+    assert len(got.problems) <= 2, got.problems  # not 40 notices in the window, the queue and the log
+    assert got.messages == []
