@@ -300,7 +300,8 @@ class MainWindow(QMainWindow):
         if index < 0:
             self.conversation_picker.addItem(name, name)
             index = self.conversation_picker.count() - 1
-        self.conversation_picker.setItemText(index, f"{name} ({unseen} new)" if unseen else name)
+        label = name or "this window's chat"  # "": the session typed or pasted here, not from the feed
+        self.conversation_picker.setItemText(index, f"{label} ({unseen} new)" if unseen else label)
         if unseen == 0:
             self.conversation_picker.setCurrentIndex(index)
         self.picker_action.setVisible(self.conversation_picker.count() > 1)

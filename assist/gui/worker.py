@@ -149,6 +149,8 @@ class PipelineWorker(QObject, CaptureSlots):
         controller = self._make_controller(self.engines)
         controller.agent, controller.team = self.agent, self.team
         self.conversations[name] = controller
+        if not self.current_conversation:  # the window's own chat is listed too, so the agent can come back to it
+            self.conversation_activity.emit("", 0)
         return controller
 
     def _feed_turn(self, turn: Any) -> None:
@@ -158,8 +160,8 @@ class PipelineWorker(QObject, CaptureSlots):
             self._emit_turn(turn)
             return
         name = next((n for n, c in self.conversations.items()
-                     if c.session is not None and c.session.id == turn.message.session_id), "")
-        if name:
+                     if c.session is not None and c.session.id == turn.message.session_id), None)
+        if name is not None:
             self.unseen[name] = self.unseen.get(name, 0) + 1
             self.conversation_activity.emit(name, self.unseen[name])
 
@@ -168,8 +170,7 @@ class PipelineWorker(QObject, CaptureSlots):
         """Show conversation ``name``: the shown one is kept with the others, ``name``'s history goes to the window."""
         if not self._check_ready() or name == self.current_conversation or name not in self.conversations:
             return
-        if self.current_conversation:
-            self.conversations[self.current_conversation] = self.controller
+        self.conversations[self.current_conversation] = self.controller  # "" : the window's own chat
         self.controller = self.conversations.pop(name)
         self.current_conversation = name
         self.unseen.pop(name, None)

@@ -291,3 +291,46 @@ def test_two_chat_feed_conversations_at_once_are_two_sessions_the_agent_switches
         qtbot.waitUntil(lambda: not discovery.exists(), timeout=5000)
     finally:
         thread.stop()
+
+
+@pytest.mark.gui
+def test_a_fed_conversation_beside_the_windows_own_chat_can_be_reached_and_left(qtbot, fused_engines, tmp_path,
+                                                                                 recording_journal):
+    """The agent is typing in the window's own chat when the feed brings a named conversation: both are listed, the
+    agent switches to it and back."""
+    from assist.app.gui_main import connect
+    from assist.capture.chat_feed import send_messages
+    from assist.domain import Role
+    from assist.gui.main_window import MainWindow
+    from assist.gui.worker import PipelineWorker, WorkerThread
+    from assist.pipeline.controller import SessionController
+
+    window = MainWindow()
+    qtbot.addWidget(window)
+    window.show()
+    worker = PipelineWorker(lambda state: fused_engines, lambda e: SessionController(e, journal=recording_journal))
+    worker.config_dir = tmp_path / "config"
+    connect(window, worker)
+    thread = WorkerThread(worker)
+    try:
+        thread.start()
+        qtbot.waitUntil(lambda: window.model_ready, timeout=30000)
+        window.start_action.trigger()
+        qtbot.waitUntil(lambda: window.session is not None, timeout=10000)
+        window.set_role(Role.CUSTOMER)
+        window.input.setPlainText("typed here: my order is late")
+        window.send()
+        qtbot.waitUntil(lambda: "typed here" in window.conversation.toPlainText(), timeout=15000)
+        window.capture.feed.trigger()
+        qtbot.waitUntil(lambda: worker.feeds is not None and worker.feeds.server is not None, timeout=5000)
+        send_messages(worker.feeds.server.port, worker.feeds.token,
+                      [{"role": "customer", "text": "fed: hello from gamma", "conversation": "gamma"}])
+        qtbot.waitUntil(lambda: window.conversation_picker.count() == 2, timeout=15000)
+        assert window.picker_action.isVisible() and "typed here" in window.conversation.toPlainText()
+        window.conversation_picker.activated.emit(window.conversation_picker.findData("gamma"))
+        qtbot.waitUntil(lambda: "hello from gamma" in window.conversation.toPlainText(), timeout=10000)
+        window.conversation_picker.activated.emit(window.conversation_picker.findData(""))
+        qtbot.waitUntil(lambda: "typed here" in window.conversation.toPlainText(), timeout=10000)
+        assert "hello from gamma" not in window.conversation.toPlainText()
+    finally:
+        thread.stop()
