@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from assist.capture.chat_message import MAX_LINE_BYTES, FeedMessage, message_from_record
-from assist.capture.errors import FeedError
+from assist.capture.errors import FeedBusy, FeedError
 
 log = logging.getLogger(__name__)
 
@@ -216,6 +216,9 @@ class _Handler(socketserver.StreamRequestHandler):
             return
         try:
             feed.on_message(message)
+        except FeedBusy:  # back-pressure: refused in words, the client retries; never acknowledged and dropped
+            self._send(False, "busy, retry")
+            return
         except Exception:
             log.exception("chat feed consumer failed")
             self._send(False, "the app could not take the message")

@@ -15,5 +15,10 @@ class FeedError(CaptureError):
     """A chat source (transcript file, tailed file, socket) that cannot be read."""
 
 
+class FeedBusy(FeedError):
+    """The app cannot take another fed message now (its queue is full): the client is told to retry; nothing that
+    was acknowledged is ever dropped."""
+
+
 class ScreenCaptureError(CaptureError):
     """A screenshot that cannot be taken, read or stored."""

@@ -11,9 +11,11 @@ token file, the protocol version and this process's id); it is removed when the 
 
 from __future__ import annotations
 
+import collections
 import json
 import os
 import queue
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -28,11 +30,14 @@ from assist.capture.chat_feed import (
     load_or_create_token,
     parse_transcript,
 )
+from assist.capture.errors import FeedBusy
 from assist.domain import EventKind, ProgressState
 from assist.paths import user_config_dir
 from assist.pipeline.controller import SessionController, Turn
 
 DISCOVERY_FILE = "chat_feed.json"
+QUEUE_CAPACITY = 10_000  # fed messages waiting for the pipeline; beyond it the socket answers "busy, retry"
+MAX_PROBLEMS = 200  # problem notices kept for the window (apart from the messages)
 PROTOCOL_VERSION = 2  # 2: conversation, agent and ticket labels on each record
 
 
@@ -88,25 +93,43 @@ def _meta(message: FeedMessage) -> dict[str, Any]:
 class FeedHub:
     """The live feeds of one app: at most one socket server and one tailed file."""
 
-    def __init__(self, token_dir: Path | None = None) -> None:
+    def __init__(self, token_dir: Path | None = None, capacity: int = QUEUE_CAPACITY) -> None:
         self.token_dir = token_dir or config_dir()
-        self._queue: queue.Queue[tuple[str, Any]] = queue.Queue(maxsize=10_000)
+        self._queue: queue.Queue[tuple[str, Any]] = queue.Queue(maxsize=capacity)  # messages only
+        self._problems: collections.deque[str] = collections.deque(maxlen=MAX_PROBLEMS)  # apart: never crowd
+        self.problems_dropped = 0  # out messages; the oldest notices give way, counted and said
+        self._closing = threading.Event()
         self.token: str | None = None
         self.server: ChatFeedServer | None = None
         self.tailer: JsonlFileTailer | None = None
-        self.dropped = 0
 
-    def _put(self, kind: str, item: Any) -> None:
+    def _offer(self, message: FeedMessage) -> None:
+        """A socket message: queued, or refused with FeedBusy (the client hears "busy, retry") when the pipeline is
+        far behind. Acknowledged means queued: nothing acknowledged is dropped."""
         try:
-            self._queue.put_nowait((kind, item))
-        except queue.Full:  # the pipeline is far behind: count, never block a feed thread
-            self.dropped += 1
+            self._queue.put_nowait(("message", message))
+        except queue.Full:
+            raise FeedBusy("the app is busy; retry") from None
+
+    def _wait_put(self, message: FeedMessage) -> None:
+        """A tailed file's message: the tailer waits for room (back-pressure on reading the file, no loss)."""
+        while not self._closing.is_set():
+            try:
+                self._queue.put(("message", message), timeout=0.25)
+                return
+            except queue.Full:
+                continue
+
+    def _problem(self, text: str) -> None:
+        if len(self._problems) == self._problems.maxlen:
+            self.problems_dropped += 1
+        self._problems.append(text)
 
     def start_socket(self, port: int = 0) -> tuple[int, str]:
         """Listen on 127.0.0.1; returns (port, token). Raises FeedError (port taken...)."""
         if self.server is None:
             token = load_or_create_token(self.token_dir)
-            server = ChatFeedServer(lambda m: self._put("message", m), lambda p: self._put("problem", p),
+            server = ChatFeedServer(self._offer, self._problem,
                                     token=token, port=port)
             server.start()
             # published complete: another thread that sees ``server`` also sees its token and a listening socket
@@ -143,7 +166,7 @@ class FeedHub:
 
     def follow_file(self, path: str | Path) -> None:
         self.stop_file()
-        tailer = JsonlFileTailer(Path(path), lambda m: self._put("message", m), lambda p: self._put("problem", p))
+        tailer = JsonlFileTailer(Path(path), self._wait_put, self._problem)
         tailer.start()
         self.tailer = tailer  # published once it is reading
 
@@ -153,33 +176,36 @@ class FeedHub:
             self.tailer = None
 
     def stop(self) -> None:
+        self._closing.set()  # a tailer waiting for room gives up
         self.stop_file()
         self.stop_socket()
 
     @property
     def pending(self) -> bool:
         """Messages or problems are waiting for ``drain``."""
-        return not self._queue.empty()
+        return not self._queue.empty() or bool(self._problems)
 
     @property
     def active(self) -> bool:
-        return self.server is not None or self.tailer is not None or not self._queue.empty()
+        return self.server is not None or self.tailer is not None or self.pending
 
     def drain(self, controller: SessionController, on_turn: Callable[[Turn], None],
               on_problem: Callable[[str], None], limit: int = 50,
               route: Callable[[FeedMessage], SessionController] | None = None) -> int:
         """Submit up to ``limit`` queued messages (kind ``feed``); report problems. Returns how many were taken.
         ``route`` picks the controller of a message's conversation (default: ``controller`` for all)."""
+        while self._problems:
+            on_problem(f"Chat feed: {self._problems.popleft()}")
+        if self.problems_dropped:
+            dropped, self.problems_dropped = self.problems_dropped, 0
+            on_problem(f"Chat feed: {dropped} more problems (the oldest) were not shown.")
         taken = 0
         while taken < limit:
             try:
-                kind, item = self._queue.get_nowait()
+                _, item = self._queue.get_nowait()
             except queue.Empty:
                 break
             taken += 1
-            if kind == "problem":
-                on_problem(f"Chat feed: {item}")
-                continue
             try:
                 target = route(item) if route is not None else controller
                 if target.session is None:
