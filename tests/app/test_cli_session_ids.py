@@ -10,25 +10,15 @@ from pathlib import Path
 import pytest
 
 from assist.app.cli.main import main
-from assist.domain import ChatMessage, Role, Session
-from assist.storage import Journal
-from support import run_assist
+from support import OTHER_ID, TWIN_IDS, run_assist, twin_sessions_journal
 
-TWINS = ("02aaabda" + "1" * 24, "02aaabdb" + "2" * 24)  # share their first 7 characters
-OTHER = "7f00c0de" + "3" * 24
+TWINS, OTHER = TWIN_IDS, OTHER_ID  # share their first 7 characters
 
 
 @pytest.fixture
 def journal(tmp_path: Path) -> Path:
-    path = tmp_path / "journal.sqlite3"
-    journal = Journal(path)
-    for session_id, agent in ((TWINS[0], "dana"), (TWINS[1], "ali"), (OTHER, "sam")):
-        journal.start_session(Session(id=session_id, agent=agent))
-        journal.record_message(ChatMessage(session_id=session_id, role=Role.CUSTOMER, text=f"hello from {agent}"))
-        journal.end_session(session_id)
-    assert journal.flush(10)
-    journal.close()
-    return path
+    """Three sessions with one customer turn each; two of them share the start of their ids."""
+    return twin_sessions_journal(tmp_path / "journal.sqlite3")
 
 
 def _error(capsys: pytest.CaptureFixture[str], code: int) -> str:

@@ -8,28 +8,19 @@ from pathlib import Path
 
 import pytest
 
-from assist.domain import ChatMessage, Role, Session
-from assist.storage import Journal, JournalReader
+from assist.storage import JournalReader
 from assist.storage.annotations import AnnotationStore
 from assist.storage.errors import AmbiguousSession, UnknownSession
 from assist.storage.export import export_sessions, session_report_html
+from support import OTHER_ID, TWIN_IDS, twin_sessions_journal
 
-TWINS = ("02aaabda" + "1" * 24, "02aaabdb" + "2" * 24)  # share their first 7 characters
-OTHER = "7f00c0de" + "3" * 24
+TWINS, OTHER = TWIN_IDS, OTHER_ID  # share their first 7 characters
 
 
 @pytest.fixture
 def journal(tmp_path: Path) -> Path:
     """Three sessions with one customer turn each; two of them share the start of their ids."""
-    path = tmp_path / "journal.sqlite3"
-    journal = Journal(path)
-    for session_id, agent in ((TWINS[0], "dana"), (TWINS[1], "ali"), (OTHER, "sam")):
-        journal.start_session(Session(id=session_id, agent=agent))
-        journal.record_message(ChatMessage(session_id=session_id, role=Role.CUSTOMER, text=f"hello from {agent}"))
-        journal.end_session(session_id)
-    assert journal.flush(10)
-    journal.close()
-    return path
+    return twin_sessions_journal(tmp_path / "journal.sqlite3")
 
 
 def test_the_eight_characters_the_app_shows_find_the_session(journal: Path) -> None:
